@@ -1,0 +1,33 @@
+-- Order lines up to the as-of date D with what every money figure needs: merchandise flag,
+-- the unit cost (line, else product, else unknown) and the signed net amount.
+with lines as (
+    select * from {{ ref('stg_raw__orders') }}
+    where order_date <= {{ as_of() }}
+),
+
+products as (
+    select * from {{ ref('stg_raw__products') }}
+)
+
+select
+    lines.order_id,
+    lines.line_number,
+    lines.customer_id,
+    lines.ordered_at,
+    lines.order_date,
+    lines.product_id,
+    lines.status,
+    lines.is_cancelled,
+    lines.is_return,
+    lines.quantity,
+    lines.unit_price,
+    lines.discount,
+    lines.line_amount,
+    coalesce(products.is_merchandise, true) as is_merchandise,
+    coalesce(lines.unit_cost, products.unit_cost) as unit_cost,
+    lines.shipping_cost,
+    lines.shipping_charged,
+    lines.order_date >= {{ window_start(var('window_12m_days')) }} as in_12m,
+    lines.order_date >= {{ window_start(var('window_24m_days')) }} as in_24m
+from lines
+left join products using (product_id)

@@ -1,0 +1,29 @@
+-- A purchase occasion is a (customer, calendar day) with positive net merchandise revenue of
+-- non-cancelled lines: same-day orders merge into one occasion (SPEC §3). It is the unit of
+-- frequency and of the CLV model.
+with lines as (
+    select * from {{ ref('int_order_lines') }}
+    where customer_id is not null and is_merchandise and not is_cancelled
+),
+
+days as (
+    select
+        customer_id,
+        order_date as occasion_date,
+        sum(line_amount) as net_revenue,
+        count(distinct order_id) as orders
+    from lines
+    group by customer_id, order_date
+)
+
+select
+    customer_id,
+    occasion_date,
+    net_revenue,
+    orders,
+    row_number() over (partition by customer_id order by occasion_date) as occasion_number,
+    occasion_date - lag(occasion_date) over (
+        partition by customer_id order by occasion_date
+    ) as gap_days
+from days
+where net_revenue > 0

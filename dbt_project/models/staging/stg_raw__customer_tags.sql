@@ -1,0 +1,8 @@
+-- One personality tag given to a customer by a sales rep.
+select
+    trim(customer_id) as customer_id,
+    lower(trim(tag)) as tag,
+    tagged_at,
+    cast(tagged_at as date) as tagged_date,
+    tagged_by
+from {{ source('raw', 'customer_tags') }}

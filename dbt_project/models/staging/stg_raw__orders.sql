@@ -1,0 +1,35 @@
+-- One order line, typed and normalized. Returns carry a negative signed quantity whether the
+-- export marked them with a negative quantity or with status `returned`.
+with source as (
+    select * from {{ source('raw', 'orders') }}
+),
+
+normalized as (
+    select
+        order_id,
+        nullif(trim(customer_id), '') as customer_id,
+        ordered_at,
+        cast(ordered_at as date) as order_date,
+        trim(product_id) as product_id,
+        line_number,
+        coalesce(lower(status), 'completed') as status,
+        case when lower(status) = 'returned' then -abs(quantity) else quantity end as quantity,
+        unit_price,
+        coalesce(discount, 0) as discount,
+        unit_cost,
+        currency,
+        channel,
+        coalesce(shipping_cost, 0) as shipping_cost,
+        coalesce(shipping_charged, 0) as shipping_charged,
+        _file as source_file,
+        _row_number as source_row
+    from source
+)
+
+select
+    *,
+    status = 'cancelled' as is_cancelled,
+    quantity < 0 as is_return,
+    -- A return refunds what was charged: the discount is given back with the line.
+    quantity * unit_price - sign(quantity) * discount as line_amount
+from normalized

@@ -1,0 +1,1 @@
+"""clientele: a nightly customer-analytics pipeline (Dagster code location)."""

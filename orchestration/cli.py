@@ -1,0 +1,152 @@
+"""``clientele``: the pipeline for people without the Dagster UI.
+
+clientele generate --customers 500 --seed 7 [--days 1095] [--end D] [--dirt] [--home DIR]
+clientele run [--as-of D] [--home DIR]
+clientele serve [--home DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from orchestration import settings
+
+DAGSTER_YAML = """\
+# Written by clientele: the working DuckDB file takes one writer at a time.
+concurrency:
+  pools:
+    default_limit: 1
+  runs:
+    tag_concurrency_limits:
+      - key: "clientele/warehouse"
+        limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_dagster_home(paths: settings.Paths) -> Path:
+    """A Dagster instance folder inside the clientele home, set up for one writer at a time."""
+    home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def latest_data_date(paths: settings.Paths) -> dt.date:
+    """The as-of date of a manual run: the newest drop date of the orders source."""
+    from orchestration.ingest import find_drops
+
+    drops = find_drops(paths.source_dir("orders"))
+    if not drops:
+        raise SystemExit(f"clientele: no order drops under {paths.source_dir('orders')}")
+    return max(drops)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from orchestration.generate import generate
+
+    paths = settings.activate(args.home)
+    end = dt.date.fromisoformat(args.end) if args.end else None
+    summary = generate(
+        paths, customers=args.customers, seed=args.seed, days=args.days, end=end, dirt=args.dirt
+    )
+    print(summary)
+    print(f"raw drops written under {paths.raw}")
+    return 0
+
+
+def run_pipeline(paths: settings.Paths, as_of: dt.date):
+    """Materialize every asset of the nightly job for ``as_of`` in this process."""
+    import dagster as dg
+
+    prepare_dagster_home(paths)
+    from orchestration.definitions import defs
+
+    job = defs().resolve_job_def("clientele_nightly")
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(
+            partition_key=as_of.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    paths = settings.activate(args.home)
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else latest_data_date(paths)
+    print(f"clientele: running every asset for as-of date {as_of} (home {paths.home})")
+    result = run_pipeline(paths, as_of)
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        print(f"clientele: run FAILED (steps: {', '.join(failed) or 'see log'})", file=sys.stderr)
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data.error:
+                print(event.step_failure_data.error.message.strip(), file=sys.stderr)
+        return 1
+    print(f"clientele: done. Warehouse: {paths.warehouse}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    paths = settings.activate(args.home)
+    prepare_dagster_home(paths)
+    dagster = Path(sys.executable).parent / "dagster"
+    os.execv(
+        str(dagster),
+        [
+            str(dagster),
+            "dev",
+            "-m",
+            "orchestration.definitions",
+            "--host",
+            args.host,
+            "-p",
+            str(args.port),
+        ],
+    )
+    return 0  # pragma: no cover - execv does not return
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="clientele", description=__doc__.split("\n\n")[0])
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--home", help="CLIENTELE_HOME (default: $CLIENTELE_HOME or ./data)")
+        return p
+
+    gen = with_home(sub.add_parser("generate", help="write seeded synthetic raw drops"))
+    gen.add_argument("--customers", type=int, default=500)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--days", type=int, default=1095, help="days of history (default 1095)")
+    gen.add_argument("--end", help="last day of data, YYYY-MM-DD (default: yesterday)")
+    gen.add_argument("--dirt", action="store_true", help="inject malformed and duplicate rows")
+    gen.set_defaults(func=cmd_generate)
+
+    run = with_home(sub.add_parser("run", help="materialize everything for one as-of date"))
+    run.add_argument("--as-of", help="YYYY-MM-DD (default: the latest order drop date)")
+    run.set_defaults(func=cmd_run)
+
+    serve = with_home(sub.add_parser("serve", help="start the Dagster UI"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(func=cmd_serve)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

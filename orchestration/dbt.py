@@ -1,0 +1,50 @@
+"""The dbt project as Dagster sees it: its location and an up-to-date manifest.
+
+The manifest is rebuilt with ``dbt parse`` only when a project file is newer than it, so loading
+the code location costs a few file stats, not a dbt invocation, on every start.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+PROJECT_FILES = ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+# The dbt installed beside this Python (the project's venv), whether or not it is on PATH.
+_beside_python = Path(sys.executable).parent / "dbt"
+DBT_EXECUTABLE = str(_beside_python) if _beside_python.exists() else shutil.which("dbt") or "dbt"
+
+
+def dbt_cli() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    newest = 0.0
+    for name in PROJECT_FILES:
+        path = project_dir / name
+        files = [path] if path.is_file() else list(path.rglob("*")) if path.exists() else []
+        newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
+    return newest
+
+
+def ensure_manifest() -> Path:
+    """The path of a manifest that reflects the current project files (parsing if stale)."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(DBT_PROJECT_DIR):
+        dbt_cli().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+    return manifest
+
+
+def dbt_vars(as_of: str, overrides: dict | None = None) -> str:
+    """The ``--vars`` argument for one run: the as-of date plus any threshold overrides."""
+    return json.dumps({**(overrides or {}), "as_of": as_of})

@@ -1,0 +1,546 @@
+"""Load raw drops into the warehouse: every row read ends staged or quarantined, never lost.
+
+A *drop* is the set of files of one source dated one day (the date is in the folder or file
+name). Loading a drop replaces whatever an earlier load of that drop wrote, in one transaction,
+so re-ingesting is idempotent and a corrected file replaces the rows of the one it supersedes.
+Unchanged drops are skipped by fingerprint.
+
+Tables written (schema ``raw``):
+- ``raw.<source>``: accepted rows, typed, with load metadata (``_file``, ``_row_number``,
+  ``_drop_date``, ``_load_id``, ``_loaded_at``);
+- ``raw.quarantine``: rejected rows with a machine-readable ``reason``, the ``column_name`` at
+  fault and the raw ``record`` as JSON;
+- ``raw.reconciliation``: per file, rows read = rows staged + rows quarantined;
+- ``raw.loaded_drops``: the fingerprint of each loaded drop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orchestration.contract import (
+    BOOLEAN,
+    DECIMAL,
+    INTEGER,
+    SOURCES,
+    TEXT,
+    TIMESTAMP,
+    Column,
+    Source,
+)
+from orchestration.readers import (
+    FileRead,
+    IngestError,
+    file_format,
+    read_csv,
+    read_jsonl,
+    read_parquet,
+)
+from orchestration.warehouse import scalar
+
+DATE_IN_PATH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# Drops landed before they are classified and committed together: bounds memory on big loads.
+LANDING_ROW_LIMIT = 5_000_000
+
+SQL_TYPES = {
+    TEXT: "VARCHAR",
+    TIMESTAMP: "TIMESTAMP",
+    DECIMAL: "DECIMAL(18,4)",
+    INTEGER: "BIGINT",
+    BOOLEAN: "BOOLEAN",
+}
+LOAD_COLUMNS = (
+    "_file VARCHAR, _row_number BIGINT, _drop_date DATE, _load_id VARCHAR, _loaded_at TIMESTAMP"
+)
+
+# A hook that turns a file's own batches into contract-named text columns (the mapping layer).
+BatchMapper = Callable[[Path, FileRead, Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    """The reconciliation of one file: rows read = rows staged + rows quarantined."""
+
+    source: str
+    drop_date: dt.date
+    file: str
+    rows_read: int
+    rows_staged: int
+    rows_quarantined: int
+
+
+@dataclass
+class SourceLoad:
+    """What one ingestion of a source did."""
+
+    source: str
+    load_id: str
+    drops_loaded: list[dt.date]
+    drops_skipped: int
+    files: list[FileLoad]
+    quarantine_by_reason: dict[str, int]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_staged(self) -> int:
+        return sum(f.rows_staged for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
+def q(identifier: str) -> str:
+    """Quote an identifier that comes from the contract (never from data)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", identifier):
+        raise ValueError(f"not a safe identifier: {identifier!r}")
+    return f'"{identifier}"'
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding drops
+
+
+def drop_date_of(path: Path, source_dir: Path) -> dt.date:
+    """The drop date written in a file's path below its source folder (last date wins)."""
+    matches = DATE_IN_PATH.findall(str(path.relative_to(source_dir)))
+    if not matches:
+        raise IngestError(f"{path}: no drop date (YYYY-MM-DD) in the file or folder name")
+    year, month, day = matches[-1]
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError as exc:
+        raise IngestError(f"{path}: invalid drop date in the name ({exc})") from exc
+
+
+def find_drops(source_dir: Path) -> dict[dt.date, list[Path]]:
+    """Every data file below a source folder, grouped by drop date (hidden files ignored)."""
+    drops: dict[dt.date, list[Path]] = {}
+    if not source_dir.is_dir():
+        return drops
+    for path in sorted(source_dir.rglob("*")):
+        relative = path.relative_to(source_dir)
+        if path.is_dir() or any(part.startswith((".", "_")) for part in relative.parts):
+            continue
+        file_format(path)  # unsupported files are an error, not silently skipped
+        drops.setdefault(drop_date_of(path, source_dir), []).append(path)
+    return drops
+
+
+def fingerprint(files: Iterable[Path]) -> str:
+    """Changes whenever a file of the drop is added, removed, rewritten or touched."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        stat = path.stat()
+        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Warehouse tables
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    for source in SOURCES.values():
+        columns = ", ".join(f"{q(c.name)} {SQL_TYPES[c.kind]}" for c in source.columns)
+        con.execute(f"create table if not exists raw.{q(source.name)} ({columns}, {LOAD_COLUMNS})")
+        for c in source.columns:  # the contract may have grown since the table was made
+            con.execute(
+                f"alter table raw.{q(source.name)} add column if not exists "
+                f"{q(c.name)} {SQL_TYPES[c.kind]}"
+            )
+    con.execute(
+        """create table if not exists raw.quarantine (
+            source VARCHAR, drop_date DATE, file VARCHAR, row_number BIGINT, reason VARCHAR,
+            column_name VARCHAR, record VARCHAR, load_id VARCHAR, loaded_at TIMESTAMP)"""
+    )
+    con.execute(
+        """create table if not exists raw.reconciliation (
+            source VARCHAR, drop_date DATE, file VARCHAR, rows_read BIGINT, rows_staged BIGINT,
+            rows_quarantined BIGINT, load_id VARCHAR, loaded_at TIMESTAMP)"""
+    )
+    con.execute(
+        """create table if not exists raw.loaded_drops (
+            source VARCHAR, drop_date DATE, fingerprint VARCHAR, load_id VARCHAR,
+            loaded_at TIMESTAMP)"""
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification: the SQL that decides, per landed row, staged or which quarantine reason
+
+
+def _text(column: str) -> str:
+    return f"nullif(trim({q(column)}), '')"
+
+
+def parse_sql(column: Column) -> str:
+    """The SQL expression that types a landed text value (NULL when it does not parse)."""
+    value = _text(column.name)
+    if column.kind == TIMESTAMP:
+        return f"try_cast({value} as TIMESTAMP)"
+    if column.kind == DECIMAL:
+        return f"try_cast({value} as DECIMAL(18,4))"
+    if column.kind == INTEGER:
+        return f"try_cast(try_cast({value} as DECIMAL(18,4)) as BIGINT)"
+    if column.kind == BOOLEAN:
+        return f"try_cast(lower({value}) as BOOLEAN)"
+    if column.allowed:
+        return f"lower({value})"
+    return value
+
+
+def _rules(source: Source, check_products: bool) -> list[tuple[str, str, str]]:
+    """(condition, reason, column) in the order of ``contract.QUARANTINE_REASONS``."""
+    rules: list[tuple[str, str, str]] = []
+    for c in source.columns:
+        if c.required and c.name not in source.nullable_required:
+            reason = "missing_key" if c.kind == TEXT else "missing_value"
+            rules.append((f"{_text(c.name)} is null", reason, c.name))
+    if source.one_of:
+        condition = " and ".join(f"{_text(n)} is null" for n in source.one_of)
+        rules.append((condition, "missing_value", "|".join(source.one_of)))
+    bad = "{value} is not null and {parsed} is null"
+    for c in source.columns:
+        value, parsed = _text(c.name), parse_sql(c)
+        if c.kind == TIMESTAMP:
+            rules.append((bad.format(value=value, parsed=parsed), "unparseable_date", c.name))
+    for c in source.columns:
+        value, parsed = _text(c.name), parse_sql(c)
+        if c.kind in (DECIMAL, INTEGER):
+            reason = "non_numeric_quantity" if c.name == "quantity" else "non_numeric_value"
+            rules.append((bad.format(value=value, parsed=parsed), reason, c.name))
+    for c in source.columns:
+        value, parsed = _text(c.name), parse_sql(c)
+        if c.kind == BOOLEAN:
+            rules.append((bad.format(value=value, parsed=parsed), "invalid_value", c.name))
+        if c.allowed:
+            allowed = ", ".join(f"'{v}'" for v in c.allowed)
+            rules.append((f"{parsed} not in ({allowed})", "invalid_value", c.name))
+        if c.bounds:
+            low, high = c.bounds
+            rules.append((f"{parsed} not between {low} and {high}", "invalid_value", c.name))
+    if source.event_time:
+        event = parse_sql(source.column(source.event_time))
+        rules.append((f"{event} >= _drop_date + interval 1 day", "future_date", source.event_time))
+    if check_products:
+        rules.append(
+            (
+                f"{_text('product_id')} not in (select product_id from raw.products)",
+                "unknown_product",
+                "product_id",
+            )
+        )
+    return rules
+
+
+def classify_sql(source: Source, check_products: bool) -> str:
+    """Select every landed row with its quarantine reason (NULL = staged)."""
+    rules = _rules(source, check_products)
+    reason = "case " + " ".join(f"when {c} then '{r}'" for c, r, _ in rules) + " end"
+    column = "case " + " ".join(f"when {c} then '{col}'" for c, _, col in rules) + " end"
+    business = ", ".join(_text(c) for c in source.column_names)
+    key = ", ".join(parse_sql(source.column(k)) for k in source.key)
+    key_complete = " and ".join(f"{parse_sql(source.column(k))} is not null" for k in source.key)
+    return f"""
+        with checked as (
+            select *, {reason} as _reason, {column} as _column from _landing
+        ),
+        ranked as (
+            select *,
+                case when _reason is null then row_number() over (
+                    partition by _reason is null, _drop_date, {business}
+                    order by _file, _row_number) end as _copy,
+                case when _reason is null and {key_complete} then row_number() over (
+                    partition by _reason is null, {key_complete}, _drop_date, {key}
+                    order by _file, _row_number) end as _key_rank
+            from checked
+        )
+        select * exclude (_reason, _column, _copy, _key_rank),
+            coalesce(_reason,
+                     case when _copy > 1 then 'duplicate_line'
+                          when _key_rank > 1 then 'duplicate_key' end) as _reason,
+            coalesce(_column,
+                     case when _copy > 1 then '*'
+                          when _key_rank > 1 then '{"|".join(source.key)}' end) as _column
+        from ranked
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+class Loader:
+    """Loads the drops of sources into one warehouse connection."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        raw_dir: Path,
+        *,
+        mapper: BatchMapper | None = None,
+        read_options: dict | None = None,
+    ) -> None:
+        self.con = con
+        self.raw_dir = raw_dir
+        self.mapper = mapper
+        self.read_options = read_options or {}
+        ensure_raw_schema(con)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def load(self, source_name: str, up_to: dt.date | None = None) -> SourceLoad:
+        """Bring ``raw.<source>`` up to date with every drop dated on or before ``up_to``."""
+        source = SOURCES[source_name]
+        source_dir = self.raw_dir / source.name
+        drops = {d: files for d, files in find_drops(source_dir).items() if not up_to or d <= up_to}
+        if source.mandatory and not drops and not self._has_rows(source):
+            raise IngestError(f"{source_dir}: no files for the mandatory source '{source.name}'")
+        known = dict(
+            self.con.execute(
+                "select drop_date, fingerprint from raw.loaded_drops where source = ?",
+                [source.name],
+            ).fetchall()
+        )
+        pending = {d: f for d, f in sorted(drops.items()) if known.get(d) != fingerprint(f)}
+        load_id = uuid.uuid4().hex[:12]
+        result = SourceLoad(source.name, load_id, [], len(drops) - len(pending), [], {})
+        group: list[dt.date] = []
+        self._start_landing(source)
+        for drop_date, files in pending.items():
+            for path in files:
+                self._land_file(source, path, drop_date)
+            group.append(drop_date)
+            if self._landed_rows() >= LANDING_ROW_LIMIT:
+                self._commit(source, group, pending, load_id, result)
+                group = []
+                self._start_landing(source)
+        if group:
+            self._commit(source, group, pending, load_id, result)
+        self.con.execute(
+            "drop table if exists _landing; drop table if exists _malformed; "
+            "drop table if exists _files; drop table if exists _classified"
+        )
+        if source.mandatory and not self._has_rows(source):
+            raise IngestError(
+                f"{source_dir}: the mandatory source '{source.name}' has no valid rows"
+            )
+        return result
+
+    # -- landing --------------------------------------------------------------------------
+
+    def _start_landing(self, source: Source) -> None:
+        columns = ", ".join(f"{q(c)} VARCHAR" for c in source.column_names)
+        self.con.execute(
+            f"""create or replace temp table _landing ({columns},
+                _file VARCHAR, _row_number BIGINT, _drop_date DATE, _ordinal BIGINT)"""
+        )
+        self.con.execute(
+            """create or replace temp table _malformed (
+                _file VARCHAR, _drop_date DATE, _row_number BIGINT, record VARCHAR)"""
+        )
+        self.con.execute("create or replace temp table _files (_file VARCHAR, _drop_date DATE)")
+
+    def _landed_rows(self) -> int:
+        return scalar(self.con, "select count(*) from _landing")
+
+    def _batches(self, path: Path, info: FileRead) -> Iterator[pa.RecordBatch]:
+        fmt = file_format(path)
+        options = self.read_options
+        if fmt == "csv":
+            batches = read_csv(
+                path,
+                info,
+                delimiter=options.get("delimiter"),
+                encoding=options.get("encoding", "utf-8"),
+            )
+        elif fmt == "parquet":
+            batches = read_parquet(path, info)
+        else:
+            batches = read_jsonl(path, info, encoding=options.get("encoding", "utf-8"))
+        return self.mapper(path, info, batches) if self.mapper else batches
+
+    def _land_file(self, source: Source, path: Path, drop_date: dt.date) -> None:
+        info = FileRead(path)
+        relative = str(path.relative_to(self.raw_dir))
+        ordinal = 0
+        checked = False
+        for batch in self._batches(path, info):
+            if not checked:
+                self._check_columns(source, path, batch.schema.names)
+                checked = True
+            arrays, names = [], []
+            for name in source.column_names:
+                index = batch.schema.get_field_index(name)
+                missing = pa.nulls(batch.num_rows, pa.string())
+                arrays.append(batch.column(index) if index >= 0 else missing)
+                names.append(name)
+            ordinals = pa.array(range(ordinal, ordinal + batch.num_rows), pa.int64())
+            row_index = batch.schema.get_field_index("_row_number")
+            rows = (
+                batch.column(row_index).cast(pa.int64())
+                if row_index >= 0
+                else pc.add(ordinals, info.first_row)
+            )
+            ordinal += batch.num_rows
+            landed = pa.RecordBatch.from_arrays(
+                [
+                    *arrays,
+                    pa.array([relative] * batch.num_rows, pa.string()),
+                    rows,
+                    pa.array([drop_date] * batch.num_rows, pa.date32()),
+                    ordinals,
+                ],
+                names=[*names, "_file", "_row_number", "_drop_date", "_ordinal"],
+            )
+            self.con.register("_batch", landed)
+            self.con.execute("insert into _landing by name select * from _batch")
+            self.con.unregister("_batch")
+        if not checked:  # a file with a header and no rows still must have the right columns
+            self._check_columns(source, path, info.columns)
+        self.con.execute("insert into _files values (?, ?)", [relative, drop_date])
+        if info.malformed:
+            self._record_malformed(relative, drop_date, info)
+
+    def _check_columns(self, source: Source, path: Path, present: list[str]) -> None:
+        present_set = set(present)
+        for column in source.required_columns:
+            if column not in present_set:
+                raise IngestError(
+                    f"{path}: required column '{column}' of source '{source.name}' is missing "
+                    f"(found: {', '.join(c for c in present if not c.startswith('_')) or 'none'})"
+                )
+        if source.one_of and not present_set & set(source.one_of):
+            raise IngestError(
+                f"{path}: source '{source.name}' needs at least one of the columns "
+                f"{', '.join(source.one_of)}"
+            )
+
+    def _record_malformed(self, relative: str, drop_date: dt.date, info: FileRead) -> None:
+        """Keep the malformed lines and shift the line numbers of the rows that follow them."""
+        self.con.executemany(
+            "insert into _malformed values (?, ?, ?, ?)",
+            [(relative, drop_date, m.line, m.text) for m in info.malformed],
+        )
+        if info.first_row != 2:  # only CSV rows are numbered by position
+            return
+        # The k-th valid row (0-based) sits at line 2 + k + (malformed lines before it);
+        # ``valid_before[i]`` = how many valid rows precede the i-th malformed line.
+        lines = sorted(m.line for m in info.malformed)
+        valid_before = [line - 2 - i for i, line in enumerate(lines)]
+        self.con.execute(
+            """update _landing set _row_number = _ordinal + 2 +
+                   (select count(*) from unnest(?) as s(k) where s.k <= _landing._ordinal)
+               where _file = ?""",
+            [valid_before, relative],
+        )
+
+    # -- committing -----------------------------------------------------------------------
+
+    def _has_rows(self, source: Source) -> bool:
+        return scalar(self.con, f"select count(*) > 0 from raw.{q(source.name)}")
+
+    def _commit(
+        self,
+        source: Source,
+        drop_dates: list[dt.date],
+        pending: dict[dt.date, list[Path]],
+        load_id: str,
+        result: SourceLoad,
+    ) -> None:
+        """Replace the rows of these drops with the landed ones, all or nothing."""
+        con = self.con
+        table = f"raw.{q(source.name)}"
+        check_products = source.name == "orders" and scalar(
+            con, "select count(*) > 0 from raw.products"
+        )
+        classified = classify_sql(source, check_products)
+        con.execute(f"create or replace temp table _classified as {classified}")
+        typed = ", ".join(f"{parse_sql(c)} as {q(c.name)}" for c in source.columns)
+        fields = ", ".join(f"{q(c)} := {q(c)}" for c in source.column_names)
+        record = f"to_json(struct_pack({fields}))"
+        dates = [d.isoformat() for d in drop_dates]
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                f"delete from {table} where _drop_date in (select unnest(?::DATE[]))", [dates]
+            )
+            for t in ("raw.quarantine", "raw.reconciliation", "raw.loaded_drops"):
+                con.execute(
+                    f"delete from {t} where source = ? and drop_date in (select unnest(?::DATE[]))",
+                    [source.name, dates],
+                )
+            con.execute(
+                f"""insert into {table} by name
+                    select {typed}, _file, _row_number, _drop_date,
+                           ? as _load_id, current_timestamp::TIMESTAMP as _loaded_at
+                    from _classified where _reason is null""",
+                [load_id],
+            )
+            con.execute(
+                f"""insert into raw.quarantine
+                    select ?, _drop_date, _file, _row_number, _reason, _column, {record}, ?,
+                           current_timestamp::TIMESTAMP
+                    from _classified where _reason is not null
+                    union all
+                    select ?, _drop_date, _file, _row_number, 'malformed_line', '*',
+                           to_json(struct_pack(line := record)), ?, current_timestamp::TIMESTAMP
+                    from _malformed""",
+                [source.name, load_id, source.name, load_id],
+            )
+            con.execute(
+                """insert into raw.reconciliation
+                   select ?, drop_date, file, staged + quarantined, staged, quarantined, ?,
+                          current_timestamp::TIMESTAMP
+                   from (
+                       select f._drop_date as drop_date, f._file as file,
+                              count(r._file) filter (where r._reason is null) as staged,
+                              count(r._file) filter (where r._reason is not null) as quarantined
+                       from _files f
+                       left join (select _file, _reason from _classified
+                                  union all select _file, 'malformed_line' from _malformed) r
+                         on r._file = f._file
+                       group by all
+                   )""",
+                [source.name, load_id],
+            )
+            con.executemany(
+                "insert into raw.loaded_drops values (?, ?, ?, ?, current_timestamp::TIMESTAMP)",
+                [(source.name, d, fingerprint(pending[d]), load_id) for d in drop_dates],
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        self._record(source, dates, load_id, result)
+        result.drops_loaded.extend(drop_dates)
+
+    def _record(self, source: Source, dates: list[str], load_id: str, result: SourceLoad) -> None:
+        rows = self.con.execute(
+            """select drop_date, file, rows_read, rows_staged, rows_quarantined
+               from raw.reconciliation where source = ? and load_id = ?
+               and drop_date in (select unnest(?::DATE[])) order by drop_date, file""",
+            [source.name, load_id, dates],
+        ).fetchall()
+        result.files.extend(FileLoad(source.name, *row) for row in rows)
+        for reason, count in self.con.execute(
+            """select reason, count(*) from raw.quarantine where source = ? and load_id = ?
+               and drop_date in (select unnest(?::DATE[])) group by reason""",
+            [source.name, load_id, dates],
+        ).fetchall():
+            result.quarantine_by_reason[reason] = result.quarantine_by_reason.get(reason, 0) + count

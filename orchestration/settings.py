@@ -1,0 +1,83 @@
+"""Paths and tunables, derived from one setting: ``CLIENTELE_HOME``.
+
+Dagster, dbt and the CLI all read their paths from here. The home is made absolute at start-up
+and written back to the environment, so dbt (a subprocess, possibly run from a copy of the
+project) opens exactly the same DuckDB file as Dagster does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+DEFAULT_HOME = PROJECT_ROOT / "data"
+
+HOME_ENV = "CLIENTELE_HOME"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file location of one clientele home."""
+
+    home: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def truth(self) -> Path:
+        return self.raw / "_truth"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse" / "clientele.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.home / "published" / "clientele.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    def source_dir(self, source: str) -> Path:
+        return self.raw / source
+
+    def export_dir(self, as_of: str) -> Path:
+        return self.exports / as_of
+
+
+def resolve_home(home: str | os.PathLike | None = None) -> Path:
+    """The absolute home: the argument, else ``$CLIENTELE_HOME``, else ``data/`` of the checkout."""
+    chosen = home or os.environ.get(HOME_ENV) or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()
+
+
+def activate(home: str | os.PathLike | None = None) -> Paths:
+    """Resolve the home, export it for subprocesses (dbt) and return its paths."""
+    path = resolve_home(home)
+    os.environ[HOME_ENV] = str(path)
+    return Paths(path)
+
+
+def current() -> Paths:
+    return activate(None)
+
+
+# Scheduling. The nightly run starts at 02:00 in this timezone and computes D = yesterday.
+TIMEZONE = os.environ.get("CLIENTELE_TIMEZONE", "UTC")
+# First as-of date the Dagster UI offers for backfills (the real sample starts 2009-12-01).
+PARTITION_START = os.environ.get("CLIENTELE_PARTITION_START", "2009-01-01")
+# Owners shown on every asset in the UI.
+OWNERS = ["team:data-engineering"]
+# Runs that write the warehouse carry this tag; the instance allows one such run at a time.
+WAREHOUSE_POOL = "clientele_warehouse"
