@@ -1,0 +1,45 @@
+# clientele — two commands do everything on a fresh machine with Python 3.11 and make:
+#   make demo   build the environment, generate sample data, run every asset, print outputs
+#   make test   build the environment if needed and run the whole suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+CLIENTELE_HOME ?= $(CURDIR)/data
+export CLIENTELE_HOME
+
+DEMO_CUSTOMERS ?= 2000
+DEMO_SEED ?= 7
+
+.PHONY: venv demo test lint dev clean bench
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "clientele needs Python 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/clientele generate --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --dirt
+	$(BIN)/clientele run
+	@echo
+	@echo "customer_facts is in the warehouse: $(CLIENTELE_HOME)/warehouse/clientele.duckdb"
+	@$(BIN)/python -c "import duckdb; c = duckdb.connect('$(CLIENTELE_HOME)/warehouse/clientele.duckdb', read_only=True); print(c.sql('select count(*) as customers, sum(revenue) as revenue, max(as_of_date) as as_of from main.customer_facts'))"
+
+test: $(STAMP)
+	$(BIN)/ruff check orchestration tests bench
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check orchestration tests bench
+	$(BIN)/ruff format --check orchestration tests bench
+
+dev: $(STAMP)
+	$(BIN)/clientele serve
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs
