@@ -25,6 +25,16 @@ select
     lines.line_amount,
     coalesce(products.is_merchandise, true) as is_merchandise,
     coalesce(lines.unit_cost, products.unit_cost) as unit_cost,
+    coalesce(lines.unit_cost, products.unit_cost) is null as cost_assumed,
+    -- Cost of goods: known unit cost, else the assumed margin rate on the net amount.
+    coalesce(
+        lines.quantity * coalesce(lines.unit_cost, products.unit_cost),
+        lines.line_amount * (1 - {{ var('default_margin_rate') }})
+    ) as line_cogs,
+    -- Sales before returns: what purchase lines were charged.
+    case when lines.quantity > 0 then lines.line_amount else 0 end as gross_amount,
+    case when lines.quantity < 0 then -lines.line_amount else 0 end as returned_amount,
+    lines.discount > 0 as has_discount,
     lines.shipping_cost,
     lines.shipping_charged,
     lines.order_date >= {{ window_start(var('window_12m_days')) }} as in_12m,
