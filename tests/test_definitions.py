@@ -1,0 +1,60 @@
+"""The code location loads and shows the flow, the nightly schedule and the sensor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import defs
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dg.Definitions:
+    return defs()
+
+
+def test_dg_check_defs_passes():
+    dg_bin = Path(sys.executable).parent / "dg"
+    result = subprocess.run(
+        [str(dg_bin), "check", "defs"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ingest_feeds_staging_feeds_facts(definitions):
+    graph = definitions.resolve_asset_graph()
+    parents = graph.get(dg.AssetKey(["staging", "stg_raw__orders"])).parent_keys
+    assert dg.AssetKey(["raw", "orders"]) in parents
+    facts = dg.AssetKey(["main", "customer_facts"])
+    assert facts in graph.get_all_asset_keys()
+    upstream = graph.upstream_key_iterator(facts)
+    assert dg.AssetKey(["raw", "orders"]) in set(upstream)
+
+
+def test_assets_are_grouped_by_stage(definitions):
+    graph = definitions.resolve_asset_graph()
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert {"ingest", "staging", "facts"} <= groups
+    assert graph.get(dg.AssetKey(["raw", "orders"])).group_name == "ingest"
+
+
+def test_nightly_schedule_runs_at_two_for_yesterday(definitions):
+    schedule = definitions.resolve_schedule_def("clientele_nightly_schedule")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.job_name == "clientele_nightly"
+
+
+def test_new_files_sensor_targets_the_nightly_job(definitions):
+    sensor = definitions.resolve_sensor_def("new_raw_files_sensor")
+    assert sensor.job_name == "clientele_nightly"
+
+
+def test_dbt_tests_are_asset_checks(definitions):
+    graph = definitions.resolve_asset_graph()
+    checks = {key.name for key in graph.asset_check_keys}
+    assert "unique_customer_facts_customer_id" in checks
+    assert "rows_reconcile" in checks
