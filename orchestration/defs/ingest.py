@@ -6,7 +6,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.contract import SOURCES, Source
-from orchestration.defs.partitions import as_of_partitions
+from orchestration.defs.partitions import as_of_partitions, one_date_per_run
 from orchestration.defs.resources import Warehouse
 from orchestration.ingest import Loader, SourceLoad, q
 from orchestration.warehouse import scalar
@@ -46,6 +46,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
             "rows read = staged + quarantined per file."
         ),
         partitions_def=as_of_partitions,
+    backfill_policy=one_date_per_run,
         deps=deps,
         kinds={"duckdb", "python"},
         owners=settings.OWNERS,

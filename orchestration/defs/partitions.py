@@ -10,3 +10,7 @@ as_of_partitions = dg.DailyPartitionsDefinition(
     timezone=settings.TIMEZONE,
     end_offset=1,
 )
+
+# One run per as-of date: the warehouse holds one D at a time, so a backfill over many dates
+# must run them one after another, never as one run over a date range.
+one_date_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
