@@ -55,11 +55,11 @@ def compared(warehouse, clean_raw) -> pd.DataFrame:
 
 @pytest.mark.parametrize("column", MONEY)
 def test_money_matches_to_the_cent(compared, column):
+    """Each published amount is the exact amount rounded to the cent (half a cent at most)."""
     ours = compared[column].astype(float)
-    expected = compared[f"{column}_expected"].astype(float).round(2)
-    assert np.abs(ours - expected).max() < 0.006, compared.loc[
-        np.abs(ours - expected) >= 0.006, ["customer_id", column, f"{column}_expected"]
-    ].head()
+    exact = compared[f"{column}_expected"].astype(float)
+    off = np.abs(ours - exact) > 0.005 + 1e-9
+    assert not off.any(), compared.loc[off, ["customer_id", column, f"{column}_expected"]].head()
 
 
 def test_money_totals_match_to_the_cent(compared):
