@@ -26,7 +26,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from orchestration.contract import (
     BOOLEAN,
@@ -51,6 +50,8 @@ from orchestration.warehouse import scalar
 DATE_IN_PATH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # Drops landed before they are classified and committed together: bounds memory on big loads.
 LANDING_ROW_LIMIT = 5_000_000
+# Rows buffered in Arrow before one insert into the landing table (small files are many).
+FLUSH_ROWS = 500_000
 
 SQL_TYPES = {
     TEXT: "VARCHAR",
@@ -326,7 +327,7 @@ class Loader:
             for path in files:
                 self._land_file(source, path, drop_date)
             group.append(drop_date)
-            if self._landed_rows() >= LANDING_ROW_LIMIT:
+            if self._landed >= LANDING_ROW_LIMIT:
                 self._commit(source, group, pending, load_id, result)
                 group = []
                 self._start_landing(source)
@@ -348,16 +349,26 @@ class Loader:
         columns = ", ".join(f"{q(c)} VARCHAR" for c in source.column_names)
         self.con.execute(
             f"""create or replace temp table _landing ({columns},
-                _file VARCHAR, _row_number BIGINT, _drop_date DATE, _ordinal BIGINT)"""
+                _file VARCHAR, _row_number BIGINT, _drop_date DATE)"""
         )
         self.con.execute(
             """create or replace temp table _malformed (
                 _file VARCHAR, _drop_date DATE, _row_number BIGINT, record VARCHAR)"""
         )
         self.con.execute("create or replace temp table _files (_file VARCHAR, _drop_date DATE)")
+        self._buffer: list[pa.RecordBatch] = []
+        self._buffered_rows = 0
+        self._landed = 0
+        self._files: list[tuple[str, dt.date]] = []
+        self._malformed: list[tuple[str, dt.date, int, str]] = []
 
-    def _landed_rows(self) -> int:
-        return scalar(self.con, "select count(*) from _landing")
+    def _flush(self) -> None:
+        """Insert the buffered batches into ``_landing`` in one statement."""
+        if self._buffer:
+            self.con.register("_batches", pa.Table.from_batches(self._buffer))
+            self.con.execute("insert into _landing by name select * from _batches")
+            self.con.unregister("_batches")
+        self._buffer, self._buffered_rows = [], 0
 
     def _batches(self, path: Path, info: FileRead) -> Iterator[pa.RecordBatch]:
         fmt = file_format(path)
@@ -378,44 +389,27 @@ class Loader:
     def _land_file(self, source: Source, path: Path, drop_date: dt.date) -> None:
         info = FileRead(path)
         relative = str(path.relative_to(self.raw_dir))
-        ordinal = 0
         checked = False
         for batch in self._batches(path, info):
             if not checked:
                 self._check_columns(source, path, batch.schema.names)
                 checked = True
-            arrays, names = [], []
-            for name in source.column_names:
+            n = batch.num_rows
+            arrays = []
+            for name in [*source.column_names, "_row_number"]:
                 index = batch.schema.get_field_index(name)
-                missing = pa.nulls(batch.num_rows, pa.string())
-                arrays.append(batch.column(index) if index >= 0 else missing)
-                names.append(name)
-            ordinals = pa.array(range(ordinal, ordinal + batch.num_rows), pa.int64())
-            row_index = batch.schema.get_field_index("_row_number")
-            rows = (
-                batch.column(row_index).cast(pa.int64())
-                if row_index >= 0
-                else pc.add(ordinals, info.first_row)
-            )
-            ordinal += batch.num_rows
-            landed = pa.RecordBatch.from_arrays(
-                [
-                    *arrays,
-                    pa.array([relative] * batch.num_rows, pa.string()),
-                    rows,
-                    pa.array([drop_date] * batch.num_rows, pa.date32()),
-                    ordinals,
-                ],
-                names=[*names, "_file", "_row_number", "_drop_date", "_ordinal"],
-            )
-            self.con.register("_batch", landed)
-            self.con.execute("insert into _landing by name select * from _batch")
-            self.con.unregister("_batch")
+                arrays.append(batch.column(index) if index >= 0 else pa.nulls(n, pa.string()))
+            arrays += [pa.repeat(relative, n), pa.repeat(pa.scalar(drop_date, pa.date32()), n)]
+            names = [*source.column_names, "_row_number", "_file", "_drop_date"]
+            self._buffer.append(pa.RecordBatch.from_arrays(arrays, names=names))
+            self._buffered_rows += n
+            self._landed += n
+            if self._buffered_rows >= FLUSH_ROWS:
+                self._flush()
         if not checked:  # a file with a header and no rows still must have the right columns
             self._check_columns(source, path, info.columns)
-        self.con.execute("insert into _files values (?, ?)", [relative, drop_date])
-        if info.malformed:
-            self._record_malformed(relative, drop_date, info)
+        self._files.append((relative, drop_date))
+        self._malformed.extend((relative, drop_date, m.line, m.text) for m in info.malformed)
 
     def _check_columns(self, source: Source, path: Path, present: list[str]) -> None:
         present_set = set(present)
@@ -430,25 +424,6 @@ class Loader:
                 f"{path}: source '{source.name}' needs at least one of the columns "
                 f"{', '.join(source.one_of)}"
             )
-
-    def _record_malformed(self, relative: str, drop_date: dt.date, info: FileRead) -> None:
-        """Keep the malformed lines and shift the line numbers of the rows that follow them."""
-        self.con.executemany(
-            "insert into _malformed values (?, ?, ?, ?)",
-            [(relative, drop_date, m.line, m.text) for m in info.malformed],
-        )
-        if info.first_row != 2:  # only CSV rows are numbered by position
-            return
-        # The k-th valid row (0-based) sits at line 2 + k + (malformed lines before it);
-        # ``valid_before[i]`` = how many valid rows precede the i-th malformed line.
-        lines = sorted(m.line for m in info.malformed)
-        valid_before = [line - 2 - i for i, line in enumerate(lines)]
-        self.con.execute(
-            """update _landing set _row_number = _ordinal + 2 +
-                   (select count(*) from unnest(?) as s(k) where s.k <= _landing._ordinal)
-               where _file = ?""",
-            [valid_before, relative],
-        )
 
     # -- committing -----------------------------------------------------------------------
 
@@ -465,6 +440,11 @@ class Loader:
     ) -> None:
         """Replace the rows of these drops with the landed ones, all or nothing."""
         con = self.con
+        self._flush()
+        if self._files:
+            con.executemany("insert into _files values (?, ?)", self._files)
+        if self._malformed:
+            con.executemany("insert into _malformed values (?, ?, ?, ?)", self._malformed)
         table = f"raw.{q(source.name)}"
         check_products = source.name == "orders" and scalar(
             con, "select count(*) > 0 from raw.products"

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -40,13 +41,15 @@ class Malformed:
 
 @dataclass
 class FileRead:
-    """What a reader yields besides batches: the header and the unsplittable rows."""
+    """What a reader yields besides batches: the header and the unsplittable rows.
+
+    Every batch a reader yields carries ``_row_number``: the line of the row in the file (CSV:
+    the header is line 1; JSON lines: the line) or its position (Parquet, from 1).
+    """
 
     path: Path
     columns: list[str] = field(default_factory=list)
     malformed: list[Malformed] = field(default_factory=list)
-    # First row number of data: 2 for CSV (line 1 is the header), 1 otherwise.
-    first_row: int = 1
 
 
 def file_format(path: Path) -> str:
@@ -69,33 +72,47 @@ def _open_text(path: Path, encoding: str) -> io.TextIOBase:
     return io.TextIOWrapper(raw, encoding=encoding, newline="")
 
 
-def sniff_delimiter(path: Path, encoding: str = "utf-8") -> str:
-    """The delimiter of a CSV file, judged from its first lines."""
+def read_header_line(path: Path, encoding: str = "utf-8") -> str:
     try:
         with _open_text(path, encoding) as handle:
-            sample = handle.read(SNIFF_BYTES)
+            header = handle.readline(SNIFF_BYTES)
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise IngestError(f"{path}: unreadable ({exc})") from exc
-    if not sample.strip():
+    if not header.strip():
         raise IngestError(f"{path}: the file is empty (no header line)")
+    return header
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter of a CSV file, judged from its header line."""
     try:
-        return csv.Sniffer().sniff(sample.split("\n", 20)[0], delimiters=DELIMITERS).delimiter
+        return csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
     except csv.Error:
-        header = sample.split("\n", 1)[0]
         counts = {d: header.count(d) for d in DELIMITERS}
         best = max(counts, key=counts.get)
         return best if counts[best] else ","
+
+
+def _line_numbers(first: int, count: int, malformed: list[Malformed]) -> pa.Array:
+    """Lines of the valid rows ``first .. first + count - 1`` (0-based among valid rows).
+
+    The k-th valid row sits on line 2 + k + (malformed lines before it); a malformed line with
+    ``i`` malformed lines before it has ``line - 2 - i`` valid rows before it.
+    """
+    lines = np.sort(np.array([m.line for m in malformed], dtype=np.int64))
+    valid_before = lines - 2 - np.arange(len(lines))
+    k = np.arange(first, first + count, dtype=np.int64)
+    return pa.array(k + 2 + np.searchsorted(valid_before, k, side="right"))
 
 
 def read_csv(
     path: Path, info: FileRead, *, delimiter: str | None = None, encoding: str = "utf-8"
 ) -> Iterator[pa.RecordBatch]:
     """Stream a (possibly gzipped) CSV file; malformed lines go to ``info.malformed``."""
-    delimiter = delimiter or sniff_delimiter(path, encoding)
-    with _open_text(path, encoding) as handle:
-        header = next(csv.reader([handle.readline()], delimiter=delimiter))
+    header_line = read_header_line(path, encoding)
+    delimiter = delimiter or sniff_delimiter(header_line)
+    header = next(csv.reader([header_line], delimiter=delimiter))
     info.columns = [normalize_header(c) for c in header]
-    info.first_row = 2
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         info.malformed.append(Malformed(row.number or -1, row.text))
@@ -118,7 +135,12 @@ def read_csv(
                 quoted_strings_can_be_null=False,
             ),
         )
-        yield from reader
+        valid = 0
+        for batch in reader:
+            # Parsing is sequential, so every malformed line before this batch's rows is known.
+            rows = _line_numbers(valid, batch.num_rows, info.malformed)
+            valid += batch.num_rows
+            yield batch.append_column("_row_number", rows)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as exc:
         raise IngestError(f"{path}: unreadable CSV ({exc})") from exc
 
@@ -128,9 +150,12 @@ def read_parquet(path: Path, info: FileRead) -> Iterator[pa.RecordBatch]:
     try:
         parquet = pq.ParquetFile(path)
         info.columns = [normalize_header(c) for c in parquet.schema_arrow.names]
+        position = 1
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
             arrays = [col.cast(pa.string()) for col in batch.columns]
-            yield pa.RecordBatch.from_arrays(arrays, names=info.columns)
+            rows = pa.array(np.arange(position, position + batch.num_rows, dtype=np.int64))
+            position += batch.num_rows
+            yield pa.RecordBatch.from_arrays([*arrays, rows], names=[*info.columns, "_row_number"])
     except (pa.ArrowException, OSError) as exc:
         raise IngestError(f"{path}: unreadable Parquet ({exc})") from exc
 
@@ -148,8 +173,9 @@ def _as_text(value: object) -> str | None:
 
 
 def read_jsonl(path: Path, info: FileRead, encoding: str = "utf-8") -> Iterator[pa.RecordBatch]:
-    """Stream JSON lines. The header is every key seen in the file's first batch or later."""
+    """JSON lines (read whole: not the bulk format). The header is every key seen in the file."""
     rows: list[dict[str, str | None]] = []
+    numbers: list[int] = []
     seen: dict[str, None] = {}
     try:
         with _open_text(path, encoding) as handle:
@@ -165,14 +191,13 @@ def read_jsonl(path: Path, info: FileRead, encoding: str = "utf-8") -> Iterator[
                     continue
                 row = {normalize_header(k): _as_text(v) for k, v in record.items()}
                 seen.update(dict.fromkeys(row))
-                row["_row_number"] = str(line_number)
                 rows.append(row)
+                numbers.append(line_number)
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise IngestError(f"{path}: unreadable JSON lines ({exc})") from exc
     info.columns = list(seen)
     for start in range(0, len(rows), BATCH_ROWS):
         chunk = rows[start : start + BATCH_ROWS]
-        names = [*info.columns, "_row_number"]
-        yield pa.RecordBatch.from_pydict(
-            {n: pa.array([r.get(n) for r in chunk], pa.string()) for n in names}
-        )
+        columns = {n: pa.array([r.get(n) for r in chunk], pa.string()) for n in info.columns}
+        columns["_row_number"] = pa.array(numbers[start : start + BATCH_ROWS], pa.int64())
+        yield pa.RecordBatch.from_pydict(columns)
