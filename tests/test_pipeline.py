@@ -63,20 +63,36 @@ def test_events_after_the_as_of_date_change_nothing(pipeline, warehouse, tmp_pat
     (home / "warehouse").mkdir(parents=True)
     shutil.copy(pipeline.warehouse, home / "warehouse" / "clientele.duckdb")
     con = duckdb.connect(str(home / "warehouse" / "clientele.duckdb"))
-    for table, column in [
-        ("orders", "ordered_at"),
-        ("tickets", "opened_at"),
-        ("surveys", "responded_at"),
-        ("customers", "signed_up_at"),
-    ]:
+    shifted = {"orders": "ordered_at", "tickets": "opened_at", "surveys": "responded_at"}
+    for table, column in shifted.items():
         con.execute(
-            f"""insert into raw.{table} select * replace ({column} + interval 20 day as {column})
+            f"""insert into raw.{table}
+                select * replace ({column} + interval 20 day as {column},
+                                  _drop_date + interval 20 day as _drop_date,
+                                  'later/' || _file as _file)
                 from raw.{table} where {column} > date '{AS_OF}' - interval 19 day"""
         )
-        added = con.execute(
-            f"select count(*) from raw.{table} where {column} > date '{AS_OF}' + interval 1 day"
-        ).fetchall()[0][0]
-        assert added > 0 or table == "customers", table
+    # New customers signing up after D, and a later drop re-delivering existing customers with
+    # other attributes.
+    con.execute(
+        f"""insert into raw.customers
+            select * replace (customer_id || '-later' as customer_id,
+                              date '{AS_OF}' + interval 3 day as signed_up_at,
+                              date '{AS_OF}' + interval 3 day as _drop_date,
+                              'later/' || _file as _file)
+            from raw.customers using sample 20 rows"""
+    )
+    con.execute(
+        f"""insert into raw.customers
+            select * replace ('business' as customer_kind, 'elsewhere' as region,
+                              date '{AS_OF}' + interval 5 day as _drop_date,
+                              'redelivered/' || _file as _file)
+            from raw.customers where _drop_date <= date '{AS_OF}' using sample 20 rows"""
+    )
+    late = con.execute(
+        f"select count(*) from raw.orders where ordered_at > date '{AS_OF}' + interval 1 day"
+    ).fetchall()
+    assert late[0][0] > 0
     con.close()
     dbt = Path(sys.executable).parent / "dbt"
     result = subprocess.run(

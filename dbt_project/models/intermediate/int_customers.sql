@@ -1,8 +1,18 @@
 -- Every customer known on D: signed up on or before D, or seen on an order line by D.
 -- Guests (order lines without a customer) are not customers.
-with registered as (
+with versions as (
     select * from {{ ref('stg_raw__customers') }}
+    where delivered_date <= {{ as_of() }}
+),
+
+-- A customer delivered again in a later drop takes the latest attributes delivered by D.
+registered as (
+    select *
+    from versions
     where signed_up_date <= {{ as_of() }}
+    qualify row_number() over (
+        partition by customer_id order by delivered_date desc, source_file desc, source_row desc
+    ) = 1
 ),
 
 buyers as (

@@ -5,8 +5,13 @@ with lines as (
     where order_date <= {{ as_of() }}
 ),
 
+-- A product delivered again in a later drop takes the latest attributes delivered by D.
 products as (
     select * from {{ ref('stg_raw__products') }}
+    where delivered_date <= {{ as_of() }}
+    qualify row_number() over (
+        partition by product_id order by delivered_date desc, source_file desc, source_row desc
+    ) = 1
 )
 
 select

@@ -1,19 +1,14 @@
 -- One customer. PII columns stay in the working warehouse and never reach published tables.
--- A customer_id delivered again in a later drop takes the latest drop's attributes.
+-- Every delivered version of a customer; int_customers picks the latest delivered by D.
 with source as (
     select * from {{ source('raw', 'customers') }}
-),
-
-latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by customer_id order by _drop_date desc, _file desc, _row_number desc
-    ) = 1
 )
 
 select
     trim(customer_id) as customer_id,
+    _drop_date as delivered_date,
+    _file as source_file,
+    _row_number as source_row,
     signed_up_at,
     cast(signed_up_at as date) as signed_up_date,
     lower(customer_kind) as customer_kind,
@@ -25,4 +20,4 @@ select
     email,
     name,
     phone
-from latest
+from source

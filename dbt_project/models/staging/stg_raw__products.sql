@@ -1,19 +1,14 @@
--- One product. A product delivered again in a later drop takes the latest drop's attributes.
+-- Every delivered version of a product; int_order_lines picks the latest delivered by D.
 with source as (
     select * from {{ source('raw', 'products') }}
-),
-
-latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by product_id order by _drop_date desc, _file desc, _row_number desc
-    ) = 1
 )
 
 select
     trim(product_id) as product_id,
+    _drop_date as delivered_date,
+    _file as source_file,
+    _row_number as source_row,
     category,
     unit_cost,
     coalesce(is_merchandise, true) as is_merchandise
-from latest
+from source
