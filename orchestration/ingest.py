@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from orchestration.contract import (
     Column,
     Source,
 )
+from orchestration.mapping import Mapping, check_header, map_batch
 from orchestration.readers import (
     FileRead,
     IngestError,
@@ -44,6 +45,7 @@ from orchestration.readers import (
     read_csv,
     read_jsonl,
     read_parquet,
+    read_whitespace,
 )
 from orchestration.warehouse import scalar
 
@@ -63,9 +65,6 @@ SQL_TYPES = {
 LOAD_COLUMNS = (
     "_file VARCHAR, _row_number BIGINT, _drop_date DATE, _load_id VARCHAR, _loaded_at TIMESTAMP"
 )
-
-# A hook that turns a file's own batches into contract-named text columns (the mapping layer).
-BatchMapper = Callable[[Path, FileRead, Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 
 @dataclass(frozen=True)
@@ -282,6 +281,34 @@ def classify_sql(source: Source, check_products: bool) -> str:
     """
 
 
+def read_source_file(
+    source: Source, path: Path, info: FileRead, mapping: Mapping | None = None
+) -> Iterator[pa.RecordBatch]:
+    """A file's rows as contract-named text columns (through the mapping, if any)."""
+    spec = mapping.sources.get(source.name) if mapping else None
+    encoding = spec.encoding if spec else "utf-8"
+    fmt = file_format(path, spec.format if spec else "auto")
+    if fmt == "csv":
+        batches = read_csv(path, info, delimiter=spec and spec.delimiter, encoding=encoding)
+    elif fmt == "parquet":
+        batches = read_parquet(path, info)
+    elif fmt == "whitespace":
+        batches = read_whitespace(path, info, encoding=encoding)
+    else:
+        batches = read_jsonl(path, info, encoding=encoding)
+    if spec is None:
+        yield from batches
+        return
+    checked = False
+    for batch in batches:
+        if not checked:
+            check_header(spec, info.columns, path)
+            checked = True
+        yield map_batch(spec, batch, path)
+    if not checked:  # a file with a header and no rows
+        check_header(spec, info.columns, path)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 
@@ -294,13 +321,11 @@ class Loader:
         con: duckdb.DuckDBPyConnection,
         raw_dir: Path,
         *,
-        mapper: BatchMapper | None = None,
-        read_options: dict | None = None,
+        mapping: Mapping | None = None,
     ) -> None:
         self.con = con
         self.raw_dir = raw_dir
-        self.mapper = mapper
-        self.read_options = read_options or {}
+        self.mapping = mapping
         ensure_raw_schema(con)
 
     # -- public ---------------------------------------------------------------------------
@@ -370,27 +395,11 @@ class Loader:
             self.con.unregister("_batches")
         self._buffer, self._buffered_rows = [], 0
 
-    def _batches(self, path: Path, info: FileRead) -> Iterator[pa.RecordBatch]:
-        fmt = file_format(path)
-        options = self.read_options
-        if fmt == "csv":
-            batches = read_csv(
-                path,
-                info,
-                delimiter=options.get("delimiter"),
-                encoding=options.get("encoding", "utf-8"),
-            )
-        elif fmt == "parquet":
-            batches = read_parquet(path, info)
-        else:
-            batches = read_jsonl(path, info, encoding=options.get("encoding", "utf-8"))
-        return self.mapper(path, info, batches) if self.mapper else batches
-
     def _land_file(self, source: Source, path: Path, drop_date: dt.date) -> None:
         info = FileRead(path)
         relative = str(path.relative_to(self.raw_dir))
         checked = False
-        for batch in self._batches(path, info):
+        for batch in read_source_file(source, path, info, self.mapping):
             if not checked:
                 self._check_columns(source, path, batch.schema.names)
                 checked = True
@@ -406,7 +415,8 @@ class Loader:
             self._landed += n
             if self._buffered_rows >= FLUSH_ROWS:
                 self._flush()
-        if not checked:  # a file with a header and no rows still must have the right columns
+        if not checked and not (self.mapping and source.name in self.mapping.sources):
+            # a file with a header and no rows still must have the right columns
             self._check_columns(source, path, info.columns)
         self._files.append((relative, drop_date))
         self._malformed.extend((relative, drop_date, m.line, m.text) for m in info.malformed)

@@ -52,7 +52,9 @@ class FileRead:
     malformed: list[Malformed] = field(default_factory=list)
 
 
-def file_format(path: Path) -> str:
+def file_format(path: Path, declared: str = "auto") -> str:
+    if declared != "auto":
+        return declared
     name = path.name.lower()
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
@@ -199,5 +201,38 @@ def read_jsonl(path: Path, info: FileRead, encoding: str = "utf-8") -> Iterator[
     for start in range(0, len(rows), BATCH_ROWS):
         chunk = rows[start : start + BATCH_ROWS]
         columns = {n: pa.array([r.get(n) for r in chunk], pa.string()) for n in info.columns}
+        columns["_row_number"] = pa.array(numbers[start : start + BATCH_ROWS], pa.int64())
+        yield pa.RecordBatch.from_pydict(columns)
+
+
+def read_whitespace(
+    path: Path, info: FileRead, encoding: str = "utf-8"
+) -> Iterator[pa.RecordBatch]:
+    """Whitespace-aligned legacy text: a header line, then fields separated by runs of blanks."""
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    try:
+        with _open_text(path, encoding) as handle:
+            header = handle.readline()
+            info.columns = [normalize_header(c) for c in header.split()]
+            if not info.columns:
+                raise IngestError(f"{path}: the file is empty (no header line)")
+            for line_number, line in enumerate(handle, start=2):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) != len(info.columns):
+                    info.malformed.append(Malformed(line_number, line.rstrip("\n")))
+                    continue
+                rows.append(fields)
+                numbers.append(line_number)
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise IngestError(f"{path}: unreadable text file ({exc})") from exc
+    for start in range(0, len(rows), BATCH_ROWS):
+        chunk = rows[start : start + BATCH_ROWS]
+        columns = {
+            name: pa.array([r[i] for r in chunk], pa.string())
+            for i, name in enumerate(info.columns)
+        }
         columns["_row_number"] = pa.array(numbers[start : start + BATCH_ROWS], pa.int64())
         yield pa.RecordBatch.from_pydict(columns)

@@ -9,6 +9,7 @@ from orchestration.contract import SOURCES, Source
 from orchestration.defs.partitions import as_of_partitions, one_date_per_run
 from orchestration.defs.resources import Warehouse
 from orchestration.ingest import Loader, SourceLoad, q
+from orchestration.mapping import active_mapping
 from orchestration.warehouse import scalar
 
 
@@ -46,7 +47,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
             "rows read = staged + quarantined per file."
         ),
         partitions_def=as_of_partitions,
-    backfill_policy=one_date_per_run,
+        backfill_policy=one_date_per_run,
         deps=deps,
         kinds={"duckdb", "python"},
         owners=settings.OWNERS,
@@ -55,7 +56,8 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
     def ingest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         up_to = dt.date.fromisoformat(context.partition_key)
         with warehouse.connect() as con:
-            result = Loader(con, warehouse.paths.raw).load(source.name, up_to)
+            mapping = active_mapping(warehouse.paths.home)
+            result = Loader(con, warehouse.paths.raw, mapping=mapping).load(source.name, up_to)
         context.log.info(
             f"{source.name}: {len(result.drops_loaded)} drops loaded, {result.rows_read} rows read"
         )
