@@ -2,6 +2,7 @@
 
 clientele generate --customers 500 --seed 7 [--days 1095] [--end D] [--dirt] [--home DIR]
 clientele run [--as-of D] [--home DIR]
+clientele allocate --slots 10 --policy top_clv [--seed S] [--exclude X ...] [--home DIR]
 clientele serve [--home DIR]
 """
 
@@ -82,6 +83,18 @@ def run_pipeline(paths: settings.Paths, as_of: dt.date):
 
 def cmd_run(args: argparse.Namespace) -> int:
     paths = settings.activate(args.home)
+    if bool(args.mapping) != bool(args.input):
+        raise SystemExit("clientele: --mapping and --input go together")
+    if args.mapping:
+        from orchestration import mapping
+
+        try:
+            chosen = mapping.load(args.mapping)
+            placed = mapping.import_input(chosen, Path(args.input).resolve(), paths.raw)
+        except (mapping.MappingError, mapping.IngestError) as exc:
+            print(f"clientele: {exc}", file=sys.stderr)
+            return 2
+        print(f"clientele: mapping '{chosen.name}' imported {len(placed)} file(s) into {paths.raw}")
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else latest_data_date(paths)
     print(f"clientele: running every asset for as-of date {as_of} (home {paths.home})")
     result = run_pipeline(paths, as_of)
@@ -93,6 +106,52 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(event.step_failure_data.error.message.strip(), file=sys.stderr)
         return 1
     print(f"clientele: done. Warehouse: {paths.warehouse}")
+    return 0
+
+
+# The offer policies (orchestration.offers.POLICIES, repeated so --help needs no pandas import).
+POLICIES = ("top_revenue_12m", "top_revenue_lifetime", "top_clv", "top_value_at_risk", "lottery")
+
+
+def cmd_allocate(args: argparse.Namespace) -> int:
+    """Run the allocate_offer job in-process (recorded in Dagster) and print the ranked list."""
+    import dagster as dg
+
+    from orchestration import offers
+
+    paths = settings.activate(args.home)
+    prepare_dagster_home(paths)
+    from orchestration.definitions import defs
+
+    exclusions = [] if args.no_default_exclusions else list(offers.DEFAULT_EXCLUSIONS)
+    exclusions += [e for e in args.exclude if e not in exclusions]
+    config = {
+        "slots": args.slots,
+        "policy": args.policy,
+        "exclusions": exclusions,
+        "exclude_customers": args.exclude_customer,
+        "seed": args.seed,
+        "offer_id": args.offer_id or "",
+        "as_of": args.as_of or "",
+        "cooldown_days": -1 if args.cooldown_days is None else args.cooldown_days,
+    }
+    job = defs().resolve_job_def("allocate_offer")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config={
+                "ops": {"allocate_offer_op": {"config": config}},
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            },
+            instance=instance,
+            raise_on_error=False,
+        )
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data.error:
+                print(event.step_failure_data.error.message.strip(), file=sys.stderr)
+        print("clientele: allocation FAILED", file=sys.stderr)
+        return 1
+    print(result.output_for_node("allocate_offer_op"))
     return 0
 
 
@@ -134,7 +193,38 @@ def parser() -> argparse.ArgumentParser:
 
     run = with_home(sub.add_parser("run", help="materialize everything for one as-of date"))
     run.add_argument("--as-of", help="YYYY-MM-DD (default: the latest order drop date)")
+    run.add_argument(
+        "--mapping",
+        help="a mapping file or preset (invoice_lines, order_level, "
+        "legacy_text) to import --input with",
+    )
+    run.add_argument("--input", help="your export: a file or a folder")
     run.set_defaults(func=cmd_run)
+
+    alloc = with_home(sub.add_parser("allocate", help="allocate a limited offer (SPEC §6)"))
+    alloc.add_argument("--slots", type=int, required=True, help="how many customers get it")
+    alloc.add_argument(
+        "--policy",
+        default="top_clv",
+        choices=POLICIES,
+    )
+    alloc.add_argument("--seed", type=int, default=0, help="lottery seed (default 0)")
+    alloc.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        help="extra exclusion: internal, below_zero, let_go, cooldown or <scheme>:<label>",
+    )
+    alloc.add_argument(
+        "--no-default-exclusions",
+        action="store_true",
+        help="drop the defaults (internal, below_zero, let_go, cooldown)",
+    )
+    alloc.add_argument("--exclude-customer", action="append", default=[], metavar="ID")
+    alloc.add_argument("--offer-id", help="name of the offer (default: <as-of>-<policy>)")
+    alloc.add_argument("--as-of", help="YYYY-MM-DD (default: the latest segmented date)")
+    alloc.add_argument("--cooldown-days", type=int, help="default: offer_cooldown_days")
+    alloc.set_defaults(func=cmd_allocate)
 
     serve = with_home(sub.add_parser("serve", help="start the Dagster UI"))
     serve.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,36 @@
+{# Helpers of the segment models (models/segments): numbers quoted in *_reason texts and the
+   rank cut-off of a "top share" rule. #}
+
+{# A number as text for a reason, rounded to `decimals`; 'unknown' when NULL. #}
+{% macro seg_num(expr, decimals=0) -%}
+    coalesce(cast(cast({{ expr }} as decimal(18, {{ decimals }})) as varchar), 'unknown')
+{%- endmacro %}
+
+{# A date as text for a reason; 'unknown' when NULL. #}
+{% macro seg_date(expr) -%}
+    coalesce(cast({{ expr }} as varchar), 'unknown')
+{%- endmacro %}
+
+{# How many ranks a "top `share`" rule admits out of `population`: ceil(share x population).
+   The share renders as a decimal literal, so 0.3 x 10 is exactly 3. #}
+{% macro seg_top_ranks(share, population) -%}
+    cast(ceil({{ share }} * {{ population }}) as integer)
+{%- endmacro %}
+
+{# The tenure band of a peer group, from the edges in var('peer_tenure_bands_days'). #}
+{% macro seg_tenure_band(tenure_days) -%}
+    {%- set edges = var('peer_tenure_bands_days') -%}
+    case
+        when {{ tenure_days }} is null then 'none'
+        {%- for edge in edges %}
+        {%- set low = 0 if loop.first else edges[loop.index0 - 1] %}
+        when {{ tenure_days }} < {{ edge }} then '{{ low }}-{{ edge - 1 }}d'
+        {%- endfor %}
+        else '{{ edges[-1] }}d+'
+    end
+{%- endmacro %}
+
+{# A share var as a percentage for a reason text: 0.1 -> 10%. #}
+{% macro seg_pct(share) -%}
+    {{ '%g' | format(share * 100) }}%
+{%- endmacro %}

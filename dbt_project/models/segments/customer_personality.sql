@@ -1,0 +1,84 @@
+-- One row per (customer, personality type) on D (SPEC §5.10): the sales-psychology types reps
+-- gave in customer_tags up to D, plus price_breaker derived from buying behaviour (orders_12m ≥
+-- price_breaker_min_orders_12m and discount_share_12m ≥ price_breaker_discount_share).
+-- Rep tags are matched on the type code after lower-casing and mapping spaces and hyphens to
+-- underscores; tags that name no known type are left out. Customers without a type have no row.
+with facts as (
+    select * from {{ ref('customer_facts') }}
+),
+
+tags as (
+    select * from {{ ref('stg_raw__customer_tags') }}
+    where tagged_date <= {{ as_of() }}
+),
+
+types as (
+    select * from {{ ref('personality_types') }}
+),
+
+rep_tags as (
+    select
+        tags.customer_id,
+        replace(replace(tags.tag, ' ', '_'), '-', '_') as personality_type,
+        count(*) as rep_tags,
+        max(tags.tagged_at) as last_tagged_at
+    from tags
+    inner join facts using (customer_id)
+    group by 1, 2
+),
+
+derived as (
+    select
+        customer_id,
+        'price_breaker' as personality_type,
+        orders_12m,
+        discount_share_12m
+    from facts
+    where orders_12m >= {{ var('price_breaker_min_orders_12m') }}
+        and discount_share_12m >= {{ var('price_breaker_discount_share') }}
+),
+
+combined as (
+    select
+        coalesce(rep_tags.customer_id, derived.customer_id) as customer_id,
+        coalesce(rep_tags.personality_type, derived.personality_type) as personality_type,
+        coalesce(rep_tags.rep_tags, 0) as rep_tags,
+        rep_tags.last_tagged_at,
+        derived.customer_id is not null as is_derived,
+        derived.orders_12m,
+        derived.discount_share_12m
+    from rep_tags
+    full outer join derived using (customer_id, personality_type)
+),
+
+final as (
+    select
+        combined.customer_id,
+        {{ as_of() }} as as_of_date,
+        combined.personality_type,
+        case
+            when combined.rep_tags > 0 and combined.is_derived then 'rep_and_derived'
+            when combined.is_derived then 'derived'
+            else 'rep'
+        end as personality_source,
+        combined.rep_tags,
+        combined.last_tagged_at,
+        concat_ws(
+            '; ',
+            case when combined.rep_tags > 0 then
+                'tagged by reps ' || cast(combined.rep_tags as varchar) || '×, last on '
+                || {{ seg_date('cast(combined.last_tagged_at as date)') }}
+            end,
+            case when combined.is_derived then
+                cast(combined.orders_12m as varchar) || ' orders in 12m ≥ '
+                || '{{ var("price_breaker_min_orders_12m") }} and discount share '
+                || {{ seg_num('combined.discount_share_12m', 2) }} || ' ≥ '
+                || '{{ var("price_breaker_discount_share") }}'
+            end
+        ) as personality_reason,
+        types.handling_advice
+    from combined
+    inner join types on types.personality_type = combined.personality_type
+)
+
+select * from final
