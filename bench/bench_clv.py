@@ -62,7 +62,14 @@ def main() -> None:
     ours_gg, t_ours_gg = timed(lambda: clv.fit_gamma_gamma(x, m))
     out, t_pred = timed(
         lambda: clv.discounted_clv(
-            ours, ours_gg, x, t_x, T, m, margin_rate=0.3, cost_per_occasion=2.0,
+            ours,
+            ours_gg,
+            x,
+            t_x,
+            T,
+            m,
+            margin_rate=0.3,
+            cost_per_occasion=2.0,
             annual_discount_rate=0.1,
         )
     )
@@ -81,9 +88,7 @@ def main() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs, t_theirs = timed(
-            lambda: lifetimes.BetaGeoFitter(penalizer_coef=0.0).fit(x, t_x, T)
-        )
+        theirs, t_theirs = timed(lambda: lifetimes.BetaGeoFitter(penalizer_coef=0.0).fit(x, t_x, T))
         theirs_gg, t_theirs_gg = timed(
             lambda: lifetimes.GammaGammaFitter(penalizer_coef=0.0).fit(x[rep], m[rep])
         )
@@ -110,15 +115,22 @@ def main() -> None:
         truth = getattr(TRUTH_GG, name)
         print(f"{name:>6} {truth:12.6g} {mine:14.8g} {theirs_v:14.8g} {diff:10.2e}")
     their_ll = -theirs._negative_log_likelihood_ * len(x) - x.sum() * math.log(T.max())
-    print(f"\nBG/NBD total log-likelihood: ours {ours.log_likelihood:.6f}, lifetimes "
-          f"{their_ll:.6f} (n * mean on scaled time + sum(x) ln(1/max T))")
+    print(
+        f"\nBG/NBD total log-likelihood: ours {ours.log_likelihood:.6f}, lifetimes "
+        f"{their_ll:.6f} (n * mean on scaled time + sum(x) ln(1/max T))"
+    )
     finite = np.isfinite(their_occ)
-    occ_diff = np.max(np.abs(occ_1y[finite] - their_occ[finite]) / np.maximum(their_occ[finite],
-                                                                            1e-8))
-    print(f"largest parameter rel diff {worst:.2e}; E[occasions 1y] rel diff {occ_diff:.2e} "
-          f"({(~finite).sum()} non-finite in lifetimes)")
-    print(f"\nspeed-up BG/NBD fit: {t_theirs / t_ours:.1f}x   Gamma-Gamma fit: "
-          f"{t_theirs_gg / t_ours_gg:.1f}x   E[occasions]: {t_their_occ / t_occ:.1f}x")
+    occ_diff = np.max(
+        np.abs(occ_1y[finite] - their_occ[finite]) / np.maximum(their_occ[finite], 1e-8)
+    )
+    print(
+        f"largest parameter rel diff {worst:.2e}; E[occasions 1y] rel diff {occ_diff:.2e} "
+        f"({(~finite).sum()} non-finite in lifetimes)"
+    )
+    print(
+        f"\nspeed-up BG/NBD fit: {t_theirs / t_ours:.1f}x   Gamma-Gamma fit: "
+        f"{t_theirs_gg / t_ours_gg:.1f}x   E[occasions]: {t_their_occ / t_occ:.1f}x"
+    )
 
 
 if __name__ == "__main__":

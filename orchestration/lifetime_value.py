@@ -25,20 +25,20 @@ def occasion_summary(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> pd.Data
     return (
         con.execute(
             """
-        with occasions as (
-            select customer_id, occasion_date, net_revenue,
-                   row_number() over (partition by customer_id order by occasion_date) as n
-            from intermediate.int_purchase_occasions
-            where occasion_date <= ?
-        )
         select
             customer_id,
             count(*) - 1 as x,
             max(occasion_date) - min(occasion_date) as t_x,
             cast(? as date) - min(occasion_date) as T,
-            coalesce(avg(net_revenue::DOUBLE) filter (where n > 1), 0) as mean_value,
+            -- the mean of the repeat occasions: all but the first (one occasion per day), by
+            -- aggregation instead of numbering every occasion in a window sort
+            coalesce(
+                (sum(net_revenue) - arg_min(net_revenue, occasion_date))::DOUBLE
+                    / nullif(count(*) - 1, 0),
+                0) as mean_value,
             avg(net_revenue::DOUBLE) as mean_value_all
-        from occasions
+        from intermediate.int_purchase_occasions
+        where occasion_date <= ?
         group by customer_id
         order by customer_id
         """,

@@ -279,6 +279,9 @@ MPMATH_REFERENCE = [
     (2.0, 200.0, 3.0, 50.0, 10000, 9999.0, 10000.0, 30.0, 0.9992046875008245, 29.265716971914234),
     (0.1, 1.0, 0.05, 0.3, 1, 1.0, 10000.0, 365.0, 0.0005116985553733105, 2.0513966843618253e-05),
     (1.5, 10.0, 5.0, 0.2, 0, 0.0, 10000.0, 1.0, 1.0, 0.00014983215903687262),
+    # a > 100 and r > 1000: scipy's 2F1 is bypassed for the logit-space quadrature
+    (0.5, 60.0, 500.0, 1500.0, 3, 100.0, 300.0, 365.0, 0.14952759310475705, 0.3271273364029429),
+    (2000.0, 400000.0, 0.7, 3.0, 5, 200.0, 300.0, 365.0, 0.8583494480650892, 1.46482337604356),
 ]
 
 
@@ -298,6 +301,8 @@ def test_hard_cases_match_mpmath(case):
         (0.7, 30.0, 0.7, 2.0),  # r == a: an integer c - a - b in the 2F1
         (0.05, 0.01, 0.05, 0.05),  # tiny everything
         (20.0, 5.0, 30.0, 150.0),  # large everything
+        (0.5, 60.0, 1e8, 1e8),  # the fit's parameter bounds
+        (1e8, 1e6, 1e-8, 1e-8),
     ],
 )
 def test_predictions_finite_for_extreme_histories(params):
@@ -356,8 +361,12 @@ def test_no_repeat_buyers_fall_back():
 
 def test_three_customers_fall_back():
     summary = pd.DataFrame(
-        {"x": [0, 2, 5], "t_x": [0.0, 40.0, 90.0], "T": [30.0, 100.0, 120.0],
-         "mean_value": [np.nan, 30.0, 55.0]}
+        {
+            "x": [0, 2, 5],
+            "t_x": [0.0, 40.0, 90.0],
+            "T": [30.0, 100.0, 120.0],
+            "mean_value": [np.nan, 30.0, 55.0],
+        }
     )
     fit = clv.fit_clv(summary)
     assert fit.bg_nbd.method.startswith("fallback") and not fit.bg_nbd.converged
@@ -441,9 +450,17 @@ def test_discounted_clv_undiscounted_equals_occasions_times_contribution(sim, ou
     margin = np.full(len(sub), 0.35)
     margin[:10] = np.nan  # unknown: population margin rate
     res = clv.discounted_clv(
-        ours, ours_gg, sub["x"], sub["t_x"], sub["T"], sub["mean_value"],
-        margin_rate=margin, cost_per_occasion=2.0, annual_discount_rate=0.0,
-        units_per_year=52.0, population_margin_rate=0.35,
+        ours,
+        ours_gg,
+        sub["x"],
+        sub["t_x"],
+        sub["T"],
+        sub["mean_value"],
+        margin_rate=margin,
+        cost_per_occasion=2.0,
+        annual_discount_rate=0.0,
+        units_per_year=52.0,
+        population_margin_rate=0.35,
     )
     occ12 = clv.expected_occasions(ours, sub["x"], sub["t_x"], sub["T"], 52.0)
     assert np.allclose(res["expected_occasions"], occ12, rtol=1e-9, atol=1e-12)
@@ -455,8 +472,16 @@ def test_discounted_clv_discounts_each_month_at_its_end(ours, ours_gg):
     x, t_x, T, m = np.array([3.0, 0.0]), np.array([40.0, 0.0]), np.array([60.0, 20.0]), 30.0
     rate = 0.12
     res = clv.discounted_clv(
-        ours, ours_gg, x, t_x, T, np.array([m, np.nan]), margin_rate=0.4,
-        cost_per_occasion=1.0, annual_discount_rate=rate, units_per_year=52.0,
+        ours,
+        ours_gg,
+        x,
+        t_x,
+        T,
+        np.array([m, np.nan]),
+        margin_rate=0.4,
+        cost_per_occasion=1.0,
+        annual_discount_rate=rate,
+        units_per_year=52.0,
     )
     value = clv.expected_value_per_occasion(ours_gg, x, np.array([m, np.nan]))
     cum = [clv.expected_occasions(ours, x, t_x, T, k * 52.0 / 12) for k in range(13)]
@@ -469,19 +494,28 @@ def test_discounted_clv_discounts_each_month_at_its_end(ours, ours_gg):
 
 
 def test_fit_clv_and_score_customers_on_a_frame(sim):
-    frame = sim.iloc[:4000].rename(columns={"x": "frequency"}).assign(
-        margin_rate=0.3, cost=np.where(np.arange(4000) % 2 == 0, 1.0, np.nan)
+    frame = (
+        sim.iloc[:4000]
+        .rename(columns={"x": "frequency"})
+        .assign(margin_rate=0.3, cost=np.where(np.arange(4000) % 2 == 0, 1.0, np.nan))
     )
     fit = clv.fit_clv(frame, x="frequency")
     assert not fit.fallback_used and fit.notes == ()
     meta = fit.as_metadata()
     assert meta["bgnbd_converged"] and meta["gg_converged"] and not meta["clv_fallback_used"]
     scores = clv.score_customers(
-        fit, frame, x="frequency", cost_per_occasion="cost", annual_discount_rate=0.08,
+        fit,
+        frame,
+        x="frequency",
+        cost_per_occasion="cost",
+        annual_discount_rate=0.08,
         units_per_year=52.0,
     )
     assert list(scores.columns) == [
-        "p_alive", "expected_occasions_12m", "expected_value_per_occasion", "clv_12m"
+        "p_alive",
+        "expected_occasions_12m",
+        "expected_value_per_occasion",
+        "clv_12m",
     ]
     assert scores.index.equals(frame.index) and np.all(np.isfinite(scores.to_numpy()))
 
