@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -248,37 +249,65 @@ def _rules(source: Source, check_products: bool) -> list[tuple[str, str, str]]:
     return rules
 
 
-def classify_sql(source: Source, check_products: bool) -> str:
-    """Select every landed row with its quarantine reason (NULL = staged)."""
+def classify_sql(source: Source, check_products: bool) -> list[str]:
+    """Statements that build ``_classified``: every landed row with its quarantine reason
+    (NULL = staged).
+
+    Duplicates are ranked exactly (``row_number`` over the drop date and every business value,
+    or over the key), but only among *candidates*: rows whose 64-bit hash of those values occurs
+    more than once. Hash aggregates are cheap and parallel; the window sort over 14 text columns
+    of every landed row was most of the time of a load. A hash collision only makes a row a
+    candidate, never a duplicate.
+    """
     rules = _rules(source, check_products)
-    reason = "case " + " ".join(f"when {c} then '{r}'" for c, r, _ in rules) + " end"
-    column = "case " + " ".join(f"when {c} then '{col}'" for c, _, col in rules) + " end"
+    # The first rule that matches, evaluated once; its reason and column are looked up by index.
+    rule = "case " + " ".join(f"when {c} then {i}" for i, (c, _, _) in enumerate(rules, 1)) + " end"
+    reasons = "[" + ", ".join(f"'{r}'" for _, r, _ in rules) + "]"
+    columns = "[" + ", ".join(f"'{col}'" for _, _, col in rules) + "]"
     business = ", ".join(_text(c) for c in source.column_names)
     key = ", ".join(parse_sql(source.column(k)) for k in source.key)
     key_complete = " and ".join(f"{parse_sql(source.column(k))} is not null" for k in source.key)
-    return f"""
-        with checked as (
-            select *, {reason} as _reason, {column} as _column from _landing
-        ),
-        ranked as (
-            select *,
-                case when _reason is null then row_number() over (
-                    partition by _reason is null, _drop_date, {business}
-                    order by _file, _row_number) end as _copy,
-                case when _reason is null and {key_complete} then row_number() over (
-                    partition by _reason is null, {key_complete}, _drop_date, {key}
-                    order by _file, _row_number) end as _key_rank
-            from checked
+    checked = f"""
+        create or replace temp table _checked as
+        select *,
+            case when _reason is null then hash(_drop_date, {business}) end as _line_hash,
+            case when _reason is null and {key_complete}
+                 then hash(_drop_date, {key}) end as _key_hash
+        from (
+            select * exclude (_rule), {reasons}[_rule] as _reason, {columns}[_rule] as _column
+            from (select *, {rule} as _rule from _landing)
         )
-        select * exclude (_reason, _column, _copy, _key_rank),
-            coalesce(_reason,
-                     case when _copy > 1 then 'duplicate_line'
-                          when _key_rank > 1 then 'duplicate_key' end) as _reason,
-            coalesce(_column,
-                     case when _copy > 1 then '*'
-                          when _key_rank > 1 then '{"|".join(source.key)}' end) as _column
-        from ranked
     """
+    classified = f"""
+        create or replace temp table _classified as
+        with copies as (
+            select _file, _row_number, row_number() over (
+                partition by _drop_date, {business} order by _file, _row_number) as _copy
+            from _checked
+            where _line_hash in (
+                select _line_hash from _checked where _line_hash is not null
+                group by _line_hash having count(*) > 1)
+        ),
+        keys as (
+            select _file, _row_number, row_number() over (
+                partition by _drop_date, {key} order by _file, _row_number) as _key_rank
+            from _checked
+            where _key_hash in (
+                select _key_hash from _checked where _key_hash is not null
+                group by _key_hash having count(*) > 1)
+        )
+        select c.* exclude (_reason, _column, _line_hash, _key_hash),
+            coalesce(c._reason,
+                     case when d._copy > 1 then 'duplicate_line'
+                          when k._key_rank > 1 then 'duplicate_key' end) as _reason,
+            coalesce(c._column,
+                     case when d._copy > 1 then '*'
+                          when k._key_rank > 1 then '{"|".join(source.key)}' end) as _column
+        from _checked c
+        left join copies d on d._file = c._file and d._row_number = c._row_number
+        left join keys k on k._file = c._file and k._row_number = c._row_number
+    """
+    return [checked, classified, "drop table _checked"]
 
 
 def read_source_file(
@@ -326,6 +355,10 @@ class Loader:
         self.con = con
         self.raw_dir = raw_dir
         self.mapping = mapping
+        # The same ceiling as dbt's connection (profiles.yml); rows need no insertion order.
+        limit = os.environ.get("CLIENTELE_DUCKDB_MEMORY_LIMIT", "8GB")
+        con.execute(f"set memory_limit = '{limit}'")
+        con.execute("set preserve_insertion_order = false")
         ensure_raw_schema(con)
 
     # -- public ---------------------------------------------------------------------------
@@ -459,8 +492,8 @@ class Loader:
         check_products = source.name == "orders" and scalar(
             con, "select count(*) > 0 from raw.products"
         )
-        classified = classify_sql(source, check_products)
-        con.execute(f"create or replace temp table _classified as {classified}")
+        for statement in classify_sql(source, check_products):
+            con.execute(statement)
         typed = ", ".join(f"{parse_sql(c)} as {q(c.name)}" for c in source.columns)
         fields = ", ".join(f"{q(c)} := {q(c)}" for c in source.column_names)
         record = f"to_json(struct_pack({fields}))"

@@ -179,6 +179,7 @@ def read_jsonl(path: Path, info: FileRead, encoding: str = "utf-8") -> Iterator[
     rows: list[dict[str, str | None]] = []
     numbers: list[int] = []
     seen: dict[str, None] = {}
+    names: dict[str, str] = {}  # raw key -> normalized name, computed once per distinct key
     try:
         with _open_text(path, encoding) as handle:
             for line_number, line in enumerate(handle, start=1):
@@ -191,7 +192,12 @@ def read_jsonl(path: Path, info: FileRead, encoding: str = "utf-8") -> Iterator[
                 if not isinstance(record, dict):
                     info.malformed.append(Malformed(line_number, line.rstrip("\n")))
                     continue
-                row = {normalize_header(k): _as_text(v) for k, v in record.items()}
+                row = {
+                    names.get(k) or names.setdefault(k, normalize_header(k)): (
+                        v if type(v) is str else _as_text(v)
+                    )
+                    for k, v in record.items()
+                }
                 seen.update(dict.fromkeys(row))
                 rows.append(row)
                 numbers.append(line_number)

@@ -1,3 +1,6 @@
+-- A view, not a table: writing every order line again costs more than the three aggregates
+-- that read it (occasions, money, customers) re-scanning raw.orders (bench/README.md).
+{{ config(materialized="view") }}
 -- Order lines up to the as-of date D with what every money figure needs: merchandise flag,
 -- the unit cost (line, else product, else unknown) and the signed net amount.
 with lines as (
