@@ -1,0 +1,33 @@
+{# Helpers of the scorecard marts (models/marts, SPEC §7): the long (scheme, label) shape that
+   loyalty_scorecard and profitability_scorecard aggregate. #}
+
+{# One row per (customer, scheme) with the customer's label in each of `schemes` (external
+   customers only), plus the `total` scheme: label `all` for every external customer and
+   `internal` for the internal ones. `customers` is a CTE with role and one column per scheme. #}
+{% macro scorecard_customer_labels(customers, schemes) -%}
+    {%- for scheme in schemes %}
+    select '{{ scheme }}' as scheme, {{ scheme }} as label, *
+    from {{ customers }}
+    where role = 'external'
+    union all
+    {%- endfor %}
+    select
+        'total' as scheme,
+        case when role = 'internal' then 'internal' else 'all' end as label,
+        *
+    from {{ customers }}
+{%- endmacro %}
+
+{# Every label of `schemes` from the segment_labels seed (so a label nobody holds still shows
+   as a zero row), plus the two `total` rows. `labels` is a CTE over the seed. #}
+{% macro scorecard_label_grid(labels, schemes) -%}
+    select scheme, label, display_name, sort_order
+    from {{ labels }}
+    where scheme in (
+        {%- for scheme in schemes %}'{{ scheme }}'{{ ', ' if not loop.last }}{% endfor -%}
+    )
+    union all
+    select 'total', 'all', 'All external customers', 1
+    union all
+    select 'total', 'internal', 'Internal customers', 2
+{%- endmacro %}

@@ -1,0 +1,61 @@
+-- One row per customer known on D with everything the scorecards read: the customer facts,
+-- every segment label with its reason, the recommended action and the CLV model's outputs.
+-- The scorecards aggregate this table only, so their totals come from one join of the facts.
+{{ config(schema='intermediate') }}
+
+with facts as (
+    select * from {{ ref('customer_facts') }}
+),
+
+segments as (
+    select * from {{ ref('customer_segments') }}
+),
+
+actions as (
+    select * from {{ ref('customer_actions') }}
+),
+
+clv as (
+    select * from {{ source('model', 'customer_clv') }}
+),
+
+final as (
+    select
+        facts.*,
+        segments.role,
+        segments.role_reason,
+        segments.lifecycle,
+        segments.lifecycle_reason,
+        segments.satisfaction,
+        segments.satisfaction_reason,
+        segments.nps_group,
+        segments.nps_group_reason,
+        segments.r_score,
+        segments.f_score,
+        segments.m_score,
+        segments.rfm_segment,
+        segments.rfm_segment_reason,
+        segments.value_tier,
+        segments.value_tier_reason,
+        segments.loyalty_type,
+        segments.loyalty_driver,
+        segments.loyalty_type_reason,
+        segments.loyalty_ladder,
+        segments.loyalty_ladder_reason,
+        segments.ten_types,
+        segments.ten_types_reason,
+        segments.personality_tags,
+        segments.personality_reason,
+        actions.action,
+        actions.action_reason,
+        cast(clv.p_alive as double) as p_alive,
+        cast(clv.expected_occasions_12m as double) as expected_occasions_12m,
+        cast(clv.expected_value_per_occasion as double) as expected_value_per_occasion,
+        cast(clv.clv_12m as double) as clv_12m
+    from facts
+    inner join segments using (customer_id)
+    inner join actions using (customer_id)
+    left join clv using (customer_id)
+)
+
+select * from final

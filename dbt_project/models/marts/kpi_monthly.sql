@@ -1,0 +1,251 @@
+-- Monthly KPIs (SPEC §7) of the external customers, one row per calendar month from the first
+-- month with any event (order line, ticket or survey) up to D's month. A month's state is
+-- taken at its end, or at D for D's (partial) month.
+--   active: an occasion in the window_12m_days ending on the month end;
+--   repeat_purchase_rate: of the active customers, the share with 2+ occasions in that window;
+--   retention_rate: of the customers active at the previous month end, the share still active;
+--   lapsed_customers: lapsed at the month end by the lifecycle rule (2+ occasions, silent for
+--     more than max(lapse_min_days, lapse_gap_multiple × median gap so far), not yet lost);
+--   reborn_customers: came back in the month after such a silence (the lifecycle's reborn);
+--   nps / csat: from the month's survey answers (CSAT-only answers mapped onto the NPS scale as
+--     everywhere else); money: the month's order lines, cost to serve as in customer_facts, so
+--     the months add up to the external customers' lifetime figures in customer_facts.
+{%- set window_days = var('window_12m_days') %}
+
+with customers as (
+    select * from {{ ref('int_scorecard_customers') }}
+    where role = 'external'
+),
+
+lines as (
+    select lines.*
+    from {{ ref('int_order_lines') }} as lines
+    inner join customers using (customer_id)
+),
+
+occasions as (
+    select occasions.*
+    from {{ ref('int_purchase_occasions') }} as occasions
+    inner join customers using (customer_id)
+),
+
+tickets as (
+    select tickets.*
+    from {{ ref('stg_raw__tickets') }} as tickets
+    inner join customers using (customer_id)
+    where tickets.opened_date <= {{ as_of() }}
+),
+
+surveys as (
+    select surveys.*
+    from {{ ref('stg_raw__surveys') }} as surveys
+    inner join customers using (customer_id)
+    where surveys.responded_date <= {{ as_of() }}
+),
+
+first_event as (
+    select min(event_date) as first_event_date
+    from (
+        select min(order_date) as event_date from lines
+        union all
+        select min(opened_date) from tickets
+        union all
+        select min(responded_date) from surveys
+    )
+),
+
+months as (
+    select
+        cast(series.month as date) as month,
+        least(cast(last_day(series.month) as date), {{ as_of() }}) as month_end
+    from generate_series(
+        (select cast(date_trunc('month', first_event_date) as date) from first_event),
+        cast(date_trunc('month', {{ as_of() }}) as date),
+        interval 1 month
+    ) as series(month)
+),
+
+-- Customers active at each month end, with their occasions in the trailing window.
+active as (
+    select
+        months.month,
+        occasions.customer_id,
+        count(*) as occasions_in_window
+    from months
+    inner join occasions
+        on occasions.occasion_date between months.month_end - ({{ window_days }} - 1)
+        and months.month_end
+    group by months.month, occasions.customer_id
+),
+
+activity as (
+    select
+        month,
+        count(*) as active_customers,
+        count(*) filter (where occasions_in_window >= 2) as repeat_customers
+    from active
+    group by month
+),
+
+retention as (
+    select
+        months.month,
+        count(previous.customer_id) as previously_active,
+        count(still.customer_id) as retained_customers
+    from months
+    inner join active as previous
+        on previous.month = cast(months.month - interval 1 month as date)
+    left join active as still
+        on still.month = months.month and still.customer_id = previous.customer_id
+    group by months.month
+),
+
+new_customers as (
+    select cast(date_trunc('month', first_purchase_date) as date) as month, count(*) as customers
+    from customers
+    where first_purchase_date is not null
+    group by 1
+),
+
+-- The lifecycle's lapse threshold after each occasion: max(lapse_min_days,
+-- lapse_gap_multiple × the median of the gaps so far); the threshold before it is the
+-- comeback test (SPEC §5.2 rules 4 and 5).
+thresholds as (
+    select
+        customer_id,
+        occasion_date,
+        occasion_number,
+        gap_days,
+        lead(occasion_date) over (partition by customer_id order by occasion_date)
+            as next_occasion_date,
+        greatest(
+            {{ var('lapse_min_days') }},
+            {{ var('lapse_gap_multiple') }} * median(gap_days) over (
+                partition by customer_id order by occasion_date
+                rows between unbounded preceding and current row
+            )
+        ) as lapse_threshold_days
+    from occasions
+),
+
+comebacks as (
+    select
+        customer_id,
+        occasion_date,
+        occasion_number,
+        gap_days,
+        lag(lapse_threshold_days) over (partition by customer_id order by occasion_date)
+            as prior_threshold_days
+    from thresholds
+),
+
+reborn as (
+    select cast(date_trunc('month', occasion_date) as date) as month, count(*) as customers
+    from comebacks
+    where occasion_number >= 3 and gap_days > prior_threshold_days
+    group by 1
+),
+
+-- Lapsed at the month end: the last occasion before it is at least the second, the silence
+-- since exceeds its threshold, and it does not exceed lost_days yet.
+lapsed as (
+    select months.month, count(*) as customers
+    from months
+    inner join thresholds
+        on thresholds.occasion_number >= 2
+        and months.month_end - thresholds.occasion_date > thresholds.lapse_threshold_days
+        and months.month_end - thresholds.occasion_date <= {{ var('lost_days') }}
+        and (
+            thresholds.next_occasion_date is null
+            or thresholds.next_occasion_date > months.month_end
+        )
+    group by months.month
+),
+
+money as (
+    select
+        cast(date_trunc('month', order_date) as date) as month,
+        sum(line_amount) filter (where is_merchandise and not is_cancelled) as revenue,
+        sum(line_cogs) filter (where is_merchandise and not is_cancelled) as cogs,
+        count(distinct order_id) filter (
+            where is_merchandise and not is_cancelled and quantity > 0
+        ) as orders,
+        count(*) filter (where is_merchandise and not is_cancelled and is_return) as return_lines,
+        sum(shipping_cost - shipping_charged) filter (where not is_cancelled)
+            as net_shipping_cost
+    from lines
+    group by 1
+),
+
+support as (
+    select
+        cast(date_trunc('month', opened_date) as date) as month,
+        sum(coalesce(handling_minutes, {{ var('default_ticket_minutes') }})) as handling_minutes
+    from tickets
+    group by 1
+),
+
+voice as (
+    select
+        cast(date_trunc('month', responded_date) as date) as month,
+        count(nps_equivalent) as nps_responses,
+        count(*) filter (where nps_equivalent > {{ var('passive_max_score') }}) as promoters,
+        count(*) filter (where nps_equivalent <= {{ var('detractor_max_score') }}) as detractors,
+        count(csat_score) as csat_responses,
+        count(*) filter (where csat_score >= {{ var('csat_satisfied_min_score') }})
+            as csat_satisfied
+    from surveys
+    group by 1
+),
+
+costed as (
+    select
+        months.month,
+        coalesce(money.revenue, 0) as revenue,
+        coalesce(money.revenue, 0) - coalesce(money.cogs, 0) as gross_margin,
+        coalesce(money.orders, 0) * {{ var('cost_per_order') }}
+            + coalesce(money.return_lines, 0) * {{ var('cost_per_return') }}
+            + coalesce(support.handling_minutes, 0) * {{ var('cost_per_support_minute') }}
+            + coalesce(money.net_shipping_cost, 0) as cost_to_serve,
+        coalesce(money.orders, 0) as orders
+    from months
+    left join money using (month)
+    left join support using (month)
+),
+
+final as (
+    select
+        {{ as_of() }} as as_of_date,
+        months.month,
+        months.month_end,
+        months.month_end < cast(last_day(months.month) as date) as is_partial_month,
+        coalesce(activity.active_customers, 0) as active_customers,
+        coalesce(new_customers.customers, 0) as new_customers,
+        activity.repeat_customers / nullif(activity.active_customers, 0)
+            as repeat_purchase_rate,
+        retention.retained_customers / nullif(retention.previously_active, 0)
+            as retention_rate,
+        1 - retention.retained_customers / nullif(retention.previously_active, 0)
+            as churn_rate,
+        coalesce(voice.nps_responses, 0) as nps_responses,
+        100.0 * (voice.promoters - voice.detractors) / nullif(voice.nps_responses, 0) as nps,
+        coalesce(voice.csat_responses, 0) as csat_responses,
+        voice.csat_satisfied / nullif(voice.csat_responses, 0) as csat,
+        costed.orders,
+        cast(costed.revenue as decimal(18, 2)) as revenue,
+        cast(costed.gross_margin as decimal(18, 2)) as gross_margin,
+        cast(costed.cost_to_serve as decimal(18, 2)) as cost_to_serve,
+        cast(costed.gross_margin - costed.cost_to_serve as decimal(18, 2)) as contribution,
+        coalesce(lapsed.customers, 0) as lapsed_customers,
+        coalesce(reborn.customers, 0) as reborn_customers
+    from months
+    left join activity using (month)
+    left join retention using (month)
+    left join new_customers using (month)
+    left join voice using (month)
+    left join costed using (month)
+    left join lapsed using (month)
+    left join reborn using (month)
+)
+
+select * from final
