@@ -3,6 +3,7 @@
 clientele generate --customers 500 --seed 7 [--days 1095] [--end D] [--dirt] [--home DIR]
 clientele run [--as-of D] [--home DIR]
 clientele allocate --slots 10 --policy top_clv [--seed S] [--exclude X ...] [--home DIR]
+clientele report [--as-of D] [--home DIR]
 clientele serve [--home DIR]
 """
 
@@ -155,6 +156,21 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Regenerate exports/<D>/report.html from the published file (or D's Parquet exports)."""
+    from orchestration.report import report_for
+
+    paths = settings.activate(args.home)
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    try:
+        path = report_for(paths, as_of)
+    except FileNotFoundError as exc:
+        print(f"clientele: {exc}", file=sys.stderr)
+        return 1
+    print(f"clientele: report written to {path}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     paths = settings.activate(args.home)
     prepare_dagster_home(paths)
@@ -225,6 +241,10 @@ def parser() -> argparse.ArgumentParser:
     alloc.add_argument("--as-of", help="YYYY-MM-DD (default: the latest segmented date)")
     alloc.add_argument("--cooldown-days", type=int, help="default: offer_cooldown_days")
     alloc.set_defaults(func=cmd_allocate)
+
+    report = with_home(sub.add_parser("report", help="regenerate the HTML report (SPEC §9)"))
+    report.add_argument("--as-of", help="YYYY-MM-DD (default: the published as-of date)")
+    report.set_defaults(func=cmd_report)
 
     serve = with_home(sub.add_parser("serve", help="start the Dagster UI"))
     serve.add_argument("--host", default="127.0.0.1")

@@ -49,6 +49,11 @@ class Paths:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
+    @property
+    def data_docs(self) -> Path:
+        """Great Expectations project and its Data Docs site (``site/index.html``)."""
+        return self.home / "data_docs"
+
     def source_dir(self, source: str) -> Path:
         return self.raw / source
 

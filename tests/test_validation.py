@@ -1,0 +1,414 @@
+"""Great Expectations validation (SPEC §8): suite files, results, Dagster checks, Data Docs.
+
+The nightly run of the session ``pipeline`` already ran every suite as an asset check; these
+tests read what it stored, re-run the blocking suites on its warehouse, and break a copy of
+that warehouse on purpose to see the right expectation fail with the right count.
+GE's import costs seconds, once per process; a suite then runs in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from orchestration import validation
+from orchestration.defs.validation import build_validation_checks, check_result
+from orchestration.settings import EXPECTATIONS_DIR
+
+BLOCKING = {
+    "raw_reconciliation",
+    "customer_facts",
+    "customer_clv",
+    "customer_segments",
+    "customer_actions",
+}
+WARNINGS = {"quarantine_rate", "clv_backtest"}
+
+
+@pytest.fixture(scope="module")
+def suites() -> dict[str, validation.Suite]:
+    return {s.name: s for s in validation.load_suites()}
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, asset: tuple[str, ...]) -> bool:
+    schema, name = asset if len(asset) == 2 else ("main", asset[-1])
+    rows = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return rows[0][0] > 0
+
+
+def blocking_cases() -> list[tuple[str, tuple[str, ...]]]:
+    return [(s.name, asset) for s in validation.load_suites() if s.blocking for asset in s.assets]
+
+
+# ---------------------------------------------------------------------------------------------
+# Suite files
+
+
+def test_every_suite_file_loads_and_ge_accepts_every_expectation(suites):
+    assert len(suites) == len(validation.suite_files())
+    for suite in suites.values():
+        validation.check_with_gx(suite)  # raises SuiteError naming file and expectation
+    assert set(suites) >= BLOCKING | WARNINGS
+    assert all(suites[n].blocking for n in BLOCKING)
+    assert not any(suites[n].blocking for n in WARNINGS)
+    assert len(suites["raw_reconciliation"].assets) == 6
+
+
+def test_the_readme_example_is_a_valid_suite(tmp_path):
+    text = (EXPECTATIONS_DIR / "README.md").read_text(encoding="utf-8")
+    example = text.split("## Example", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", example, re.S).group(1)
+    path = tmp_path / "loyalty_scorecard.yml"
+    path.write_text(block, encoding="utf-8")
+    suite = validation.load_suite(path)
+    validation.check_with_gx(suite)
+    assert suite.blocking and suite.assets == (("main", "loyalty_scorecard"),)
+
+
+VALID = """\
+asset: main/customer_facts
+severity: error
+expectations:
+  - type: expect_column_values_to_be_unique
+    kwargs: {column: customer_id}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (VALID.replace("severity: error", "severity: fatal"), "severity", "must be one of"),
+        (VALID.replace("asset: main/customer_facts\n", ""), "asset", "exactly one of"),
+        (VALID.replace("main/customer_facts", "main/customer facts"), "asset", "each part"),
+        (VALID + "    severity: high\n", "expectations[0].severity", "'high'"),
+        (VALID + "    colour: red\n", "expectations[0].colour", "unknown key"),
+        (VALID + "  - kwargs: {column: x}\n", "expectations[1].type", "not an expectation"),
+        (
+            VALID + "  - {type: expect_column_max_to_be_between, "
+            "kwargs: {column: x, max_value: {$PARAMETER: no_such_var}}}\n",
+            "expectations[1].kwargs",
+            "no_such_var",
+        ),
+        ("asset: [main, customer_facts\n", "(file)", "cannot be read"),
+        (VALID.replace("severity: error", "severity: error\nquery: select $who"), "query", "$who"),
+    ],
+)
+def test_a_malformed_suite_names_its_file_and_key(tmp_path, text, key, problem):
+    path = tmp_path / "broken_suite.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(validation.SuiteError) as error:
+        validation.load_suite(path)
+    message = str(error.value)
+    assert "broken_suite.yml" in message and f": {key}: " in message and problem in message
+
+
+def test_an_expectation_ge_does_not_know_is_named_by_file_and_index(tmp_path):
+    path = tmp_path / "typo.yml"
+    path.write_text(VALID.replace("to_be_unique", "to_be_uniqe"), encoding="utf-8")
+    suite = validation.load_suite(path)  # the shape is fine: GE decides on the type
+    with pytest.raises(validation.SuiteError, match=r"typo\.yml: expectations\[0\]: rejected"):
+        validation.check_with_gx(suite)
+
+
+def test_two_suites_with_one_name_are_refused(tmp_path):
+    (tmp_path / "a.yml").write_text("suite: same\n" + VALID, encoding="utf-8")
+    (tmp_path / "b.yml").write_text("suite: same\n" + VALID, encoding="utf-8")
+    with pytest.raises(validation.SuiteError, match=r"b\.yml: suite: name 'same'"):
+        validation.load_suites(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dagster checks
+
+
+def test_checks_attach_only_to_assets_that_exist(suites):
+    keys = [dg.AssetKey(["main", "customer_facts"]), dg.AssetKey(["raw", "orders"])]
+    checks = build_validation_checks(keys, list(suites.values()))
+    specs = {(s.asset_key.to_user_string(), s.name): s for c in checks for s in c.check_specs}
+    assert set(specs) == {
+        ("main/customer_facts", "gx_customer_facts"),
+        ("raw/orders", "gx_raw_reconciliation"),
+        ("raw/orders", "gx_quarantine_rate"),
+    }
+    assert specs[("main/customer_facts", "gx_customer_facts")].blocking
+    assert specs[("raw/orders", "gx_raw_reconciliation")].blocking
+    assert not specs[("raw/orders", "gx_quarantine_rate")].blocking
+    # A suite for a table nobody defines yet is skipped without error.
+    assert build_validation_checks([dg.AssetKey(["main", "nothing_here"])]) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The nightly run and the pipeline's warehouse
+
+
+def stored_results(docs_root: Path) -> list[dict]:
+    return [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in (docs_root / "gx" / "validations").rglob("*.json")
+    ]
+
+
+def test_the_nightly_run_validated_every_suite_and_wrote_data_docs(pipeline, warehouse, suites):
+    results = stored_results(pipeline.data_docs)
+    by_name: dict[str, list[bool]] = {}
+    for result in results:
+        by_name.setdefault(result["suite_name"], []).append(result["success"])
+    for suite in suites.values():
+        for asset in suite.assets:
+            if not table_exists(warehouse, asset):
+                continue  # the asset is being built elsewhere: its check is skipped
+            name = suite.gx_name(asset)
+            assert name in by_name, f"the nightly run did not validate {name}"
+            if suite.blocking:
+                assert all(by_name[name]), f"blocking suite {name} failed in the nightly run"
+    index = pipeline.data_docs / "site" / "index.html"
+    assert index.exists()
+    assert "customer_facts" in index.read_text(encoding="utf-8")
+    pages = list((pipeline.data_docs / "site" / "validations").rglob("*.html"))
+    assert len(pages) >= len(by_name)
+
+
+def case_id(value) -> str:
+    return "/".join(value) if isinstance(value, tuple) else value
+
+
+@pytest.mark.parametrize(("name", "asset"), blocking_cases(), ids=case_id)
+def test_every_blocking_suite_passes_on_the_pipeline_warehouse(warehouse, suites, name, asset):
+    if not table_exists(warehouse, asset):
+        pytest.skip(f"{'.'.join(asset)} is not built yet")
+    result = validation.run_suite(suites[name], warehouse, asset=asset)
+    assert result.success, validation.markdown_table(result, failed_only=True)
+    assert result.rows > 0 and not result.skipped
+    assert result.seconds < 30
+
+
+def test_a_warning_suite_fails_as_a_warning(warehouse, suites):
+    """The generated data is dirty, so a zero tolerance for quarantined rows must warn."""
+    suite = suites["quarantine_rate"]
+    result = validation.run_suite(
+        suite, warehouse, asset=("raw", "orders"), overrides={"quarantine_max_rate": 0}
+    )
+    assert not result.success and result.passed_blocking
+    outcome = result.outcome("expect_column_values_to_be_between", "quarantine_rate")
+    assert outcome.unexpected_count == 1 and outcome.severity == "warning"
+    assert outcome.samples[0]["source"] == "orders"
+    check = check_result(suite, result)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_label_rules_are_skipped_while_the_seed_lacks_the_scheme(warehouse, suites, tmp_path):
+    if not table_exists(warehouse, ("main", "customer_segments")):
+        pytest.skip("customer_segments is not built yet")
+    seed = tmp_path / "segment_labels.csv"
+    seed.write_text("scheme,label\nrole,internal\nrole,external\n", encoding="utf-8")
+    result = validation.run_suite(suites["customer_segments"], warehouse, seed=seed)
+    skipped = {s.where for s in result.skipped}
+    assert "lifecycle" in skipped and "role" not in skipped
+    assert result.outcome("expect_column_values_to_be_in_set", "role").success
+    assert result.success  # what could run passed; the rest is reported as skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# A corrupted copy of the warehouse
+
+
+@pytest.fixture
+def corrupted(pipeline, warehouse, tmp_path) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """A copy of the pipeline's warehouse with planted faults, and what was planted."""
+    copy = tmp_path / "clientele.duckdb"
+    shutil.copy(pipeline.warehouse, copy)
+    wal = pipeline.warehouse.with_name(pipeline.warehouse.name + ".wal")
+    if wal.exists():
+        shutil.copy(wal, copy.with_name(copy.name + ".wal"))
+    con = duckdb.connect(str(copy))
+    ids = [r[0] for r in con.execute(
+        "select customer_id from model.customer_clv order by customer_id limit 3"
+    ).fetchall()]  # fmt: skip
+    duplicated, impossible, not_a_number = ids
+    file = con.execute(
+        "select _file from raw.orders group by 1 having count(*) >= 3 order by 1 limit 1"
+    ).fetchall()[0][0]
+    con.execute(
+        "insert into main.customer_facts select * from main.customer_facts where customer_id = ?",
+        [duplicated],
+    )
+    con.execute("update model.customer_clv set p_alive = 1.5 where customer_id = ?", [impossible])
+    con.execute(
+        "update model.customer_clv set clv_12m = 'NaN'::double where customer_id = ?",
+        [not_a_number],
+    )
+    con.execute(
+        "delete from raw.orders where rowid in "
+        "(select rowid from raw.orders where _file = ? limit 2)",
+        [file],
+    )
+    yield (
+        con,
+        {
+            "duplicated": duplicated,
+            "impossible": impossible,
+            "not_a_number": not_a_number,
+            "file": file,
+        },
+    )
+    con.close()
+
+
+def test_a_corrupted_warehouse_fails_its_blocking_suites(corrupted, suites, tmp_path):
+    con, planted = corrupted
+    docs = tmp_path / "data_docs"
+
+    facts = validation.run_suite(suites["customer_facts"], con, docs_root=docs)
+    assert not facts.passed_blocking
+    unique = facts.outcome("expect_column_values_to_be_unique", "customer_id")
+    assert unique.unexpected_count == 2
+    assert {s["customer_id"] for s in unique.samples} == {planted["duplicated"]}
+    assert len(facts.failed) == 1
+
+    clv = validation.run_suite(suites["customer_clv"], con, docs_root=docs)
+    p_alive = clv.outcome("expect_column_values_to_be_between", "p_alive")
+    assert p_alive.unexpected_count == 1
+    assert p_alive.samples == ({"customer_id": planted["impossible"], "p_alive": 1.5},)
+    nan = clv.outcome("expect_column_values_to_be_between", "clv_12m")
+    assert nan.unexpected_count == 1
+    assert nan.samples == ({"customer_id": planted["not_a_number"], "clv_12m": "NaN"},)
+    assert clv.outcome("expect_column_values_to_not_be_null", "clv_12m").success  # NaN ≠ NULL
+    # the duplicated fact shows here too: one clv row per customer fact no longer holds
+    assert clv.outcome("expect_column_values_to_be_unique", "customer_id").unexpected_count == 2
+
+    raw = validation.run_suite(
+        suites["raw_reconciliation"], con, asset=("raw", "orders"), docs_root=docs
+    )
+    staged = raw.outcome(
+        "expect_column_pair_values_to_be_equal", "rows_staged vs rows_in_raw_table"
+    )
+    assert staged.unexpected_count == 1 and staged.samples[0]["file"] == planted["file"]
+    assert staged.samples[0]["rows_staged"] - staged.samples[0]["rows_in_raw_table"] == 2
+
+    # What the Dagster check reports: failed, ERROR (blocks), the numbers to act on.
+    check = check_result(suites["customer_clv"], clv)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    table = check.metadata["failed_expectations"].value
+    assert "p_alive" in table and planted["impossible"] in table
+    assert check.metadata["expectations_failed"].value == len(clv.failed) == 3
+    page = Path(check.metadata["data_docs"].value)
+    assert page.suffix == ".html" and page.is_file() and page.is_relative_to(docs)
+    assert (docs / "site" / "index.html").is_file()
+    html = page.read_text(encoding="utf-8")
+    assert "p_alive" in html and "1.5" in html and planted["duplicated"] in html
+
+
+def test_a_missing_table_is_a_clear_frame_error(corrupted, suites):
+    con, _ = corrupted
+    con.execute("drop table model.customer_clv")
+    with pytest.raises(validation.FrameError, match=r"customer_clv\.yml: reading the frame"):
+        validation.run_suite(suites["customer_clv"], con)
+    suite = validation.Suite(
+        name="nope",
+        path=EXPECTATIONS_DIR / "nope.yml",
+        assets=(("main", "customer_nope"),),
+        blocking=True,
+        expectations=suites["customer_facts"].expectations[:1],
+    )
+    with pytest.raises(validation.FrameError, match="main.customer_nope is not in the warehouse"):
+        validation.run_suite(suite, con)
+
+
+# ---------------------------------------------------------------------------------------------
+# pandas 3 frames: GE 1.24 on the dtypes DuckDB hands over
+
+
+def test_ge_on_pandas_3_keeps_null_and_nan_apart(tmp_path):
+    table = pa.table(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "rate": pa.array([0.5, None, float("nan"), float("inf"), 1.0]),
+            "count": pa.array([1, None, 3, -1, 0], pa.int64()),
+            "flag": pa.array([True, None, False, True, True]),
+            "label": ["x", "y", None, "x", "z"],
+        }
+    )
+    frame = validation.to_pandas(table)
+    assert isinstance(frame["rate"].dtype, pd.ArrowDtype)
+    path = tmp_path / "frame.yml"
+    path.write_text(
+        """\
+asset: main/frame
+severity: error
+row_id: id
+expectations:
+  - {type: expect_column_values_to_be_between, kwargs: {column: rate, min_value: 0, max_value: 1}}
+  - {type: expect_column_values_to_not_be_null, kwargs: {column: rate}}
+  - {type: expect_column_values_to_be_between, kwargs: {column: count, min_value: 0}}
+  - {type: expect_column_values_to_be_in_set, kwargs: {column: label, value_set: [x, y]}}
+  - {type: expect_column_values_to_be_in_set, kwargs: {column: flag, value_set: [true]}}
+  - {type: expect_column_values_to_be_unique, kwargs: {column: id}}
+""",
+        encoding="utf-8",
+    )
+    suite = validation.load_suite(path)
+    started = time.perf_counter()
+    result = validation.validate_frame(frame, suite, docs_root=tmp_path / "docs")
+    assert time.perf_counter() - started < 30
+    counts = {(o.where, o.type): (o.unexpected_count, o.samples) for o in result.outcomes}
+    nan_inf = [{"id": "c", "rate": "NaN"}, {"id": "d", "rate": "inf"}]
+    assert counts[("rate", "expect_column_values_to_be_between")] == (2, tuple(nan_inf))
+    null = ({"id": "b", "rate": None},)
+    assert counts[("rate", "expect_column_values_to_not_be_null")] == (1, null)
+    assert counts[("count", "expect_column_values_to_be_between")][0] == 1
+    assert counts[("label", "expect_column_values_to_be_in_set")][0] == 1
+    assert counts[("flag", "expect_column_values_to_be_in_set")][0] == 1
+    assert counts[("id", "expect_column_values_to_be_unique")][0] == 0
+    assert result.data_docs is not None and result.data_docs.is_file()
+
+
+TINY = """\
+asset: main/tiny
+severity: error
+row_id: id
+expectations:
+  - {type: expect_column_values_to_be_unique, kwargs: {column: id}}
+"""
+
+
+def tiny_suite(tmp_path: Path) -> validation.Suite:
+    path = tmp_path / "tiny.yml"
+    path.write_text(TINY, encoding="utf-8")
+    return validation.load_suite(path)
+
+
+def test_data_docs_keep_the_latest_results_of_each_suite(tmp_path, monkeypatch):
+    monkeypatch.setattr(validation, "KEEP_RESULTS_PER_SUITE", 2)
+    suite, frame, docs = tiny_suite(tmp_path), pd.DataFrame({"id": ["a", "b"]}), tmp_path / "docs"
+    pages = [
+        validation.validate_frame(frame, suite, docs_root=docs, run_name=f"night{n}").data_docs
+        for n in range(3)
+    ]
+    assert len(stored_results(docs)) == 2
+    assert pages[-1].is_file()
+
+
+def test_a_data_docs_failure_does_not_fail_the_validation(tmp_path, monkeypatch):
+    suite, docs = tiny_suite(tmp_path), tmp_path / "docs"
+    context = validation.gx_context(docs)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(context, "build_data_docs", broken)
+    result = validation.validate_frame(pd.DataFrame({"id": ["a", "a"]}), suite, docs_root=docs)
+    assert not result.success and result.failed[0].unexpected_count == 2
+    assert result.data_docs is None and "disk full" in result.docs_error
+    assert check_result(suite, result).metadata["data_docs_error"].value == result.docs_error
