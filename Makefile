@@ -26,9 +26,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/clientele generate --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --dirt
 	$(BIN)/clientele run
-	@echo
-	@echo "customer_facts is in the warehouse: $(CLIENTELE_HOME)/warehouse/clientele.duckdb"
-	@$(BIN)/python -c "import duckdb; c = duckdb.connect('$(CLIENTELE_HOME)/warehouse/clientele.duckdb', read_only=True); print(c.sql('select count(*) as customers, sum(revenue) as revenue, max(as_of_date) as as_of from main.customer_facts'))"
+	@$(BIN)/python -c "import duckdb; c = duckdb.connect('$(CLIENTELE_HOME)/published/clientele.duckdb', read_only=True); print(c.sql('select scheme, label, customers, share, revenue_12m from main.loyalty_scorecard order by scheme, sort_order limit 12'))"
 
 test: $(STAMP)
 	$(BIN)/ruff check orchestration tests bench

@@ -106,7 +106,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             if event.is_step_failure and event.step_failure_data.error:
                 print(event.step_failure_data.error.message.strip(), file=sys.stderr)
         return 1
-    print(f"clientele: done. Warehouse: {paths.warehouse}")
+    export_dir = paths.export_dir(as_of.isoformat())
+    print(f"clientele: done. Warehouse (pipeline only): {paths.warehouse}")
+    print(f"  published for BI:  {paths.published}")
+    print(f"  scorecards:        {export_dir}/loyalty_scorecard.csv, profitability_scorecard.csv")
+    print(f"  report:            {export_dir}/report.html")
     return 0
 
 
