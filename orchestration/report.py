@@ -188,6 +188,18 @@ def text(
     )
 
 
+def y_grid(
+    ticks: Sequence[float], py: Callable[[float], float], x0: float, x1: float, y_format
+) -> list[str]:
+    """Horizontal grid lines from x0 to x1 with their value labels left of x0."""
+    parts = []
+    for tick in ticks:
+        y = py(tick)
+        parts.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x1}" y2="{y:.1f}" stroke="{GRID}"/>')
+        parts.append(text(x0 - 6, y + 4, y_format(tick), 10, "end", fill=MUTED))
+    return parts
+
+
 def empty_chart(chart_id: str, title: str, message: str, width: int = 520) -> str:
     body = (
         f'<rect x="0.5" y="0.5" width="{width - 1}" height="79" fill="#fafbfc" stroke="{GRID}"/>'
@@ -262,13 +274,7 @@ def line_chart(
     def py(value: float) -> float:
         return top + plot_h * (1 - (value - low) / (high - low))
 
-    parts = []
-    for tick in ticks:
-        parts.append(
-            f'<line x1="{left}" y1="{py(tick):.1f}" x2="{width - right}" y2="{py(tick):.1f}" '
-            f'stroke="{GRID}"/>'
-        )
-        parts.append(text(left - 6, py(tick) + 4, y_format(tick), 10, "end", fill=MUTED))
+    parts = y_grid(ticks, py, left, width - right, y_format)
     step = x_step or max(1, math.ceil(n / 12))
     shown = list(range(0, n, step))
     if (n - 1) - shown[-1] >= step / 2:
@@ -337,13 +343,7 @@ def bar_chart(
     def py(value: float) -> float:
         return top + plot_h * (1 - (value - low) / (high - low))
 
-    parts = []
-    for tick in ticks:
-        parts.append(
-            f'<line x1="{left}" y1="{py(tick):.1f}" x2="{width - right}" y2="{py(tick):.1f}" '
-            f'stroke="{GRID}"/>'
-        )
-        parts.append(text(left - 6, py(tick) + 4, y_format(tick), 10, "end", fill=MUTED))
+    parts = y_grid(ticks, py, left, width - right, y_format)
     group_w = plot_w / max(len(categories), 1)
     bar_w = group_w * 0.8 / max(len(series), 1)
     step = max(1, math.ceil(len(categories) / 12))

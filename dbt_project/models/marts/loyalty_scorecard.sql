@@ -7,16 +7,8 @@
 -- with an occasion in the last 12m. Repeat rate: of the purchasers, the share with 2+ occasions.
 {%- set schemes = var('loyalty_scorecard_schemes') %}
 
-with customers as (
-    select * from {{ ref('int_scorecard_customers') }}
-),
-
-labels as (
-    select * from {{ ref('segment_labels') }}
-),
-
-customer_labels as (
-    {{ scorecard_customer_labels('customers', schemes) }}
+with customer_labels as (
+    {{ scorecard_customer_labels(ref('int_scorecard_customers'), schemes) }}
 ),
 
 aggregated as (
@@ -43,7 +35,7 @@ aggregated as (
 ),
 
 label_grid as (
-    {{ scorecard_label_grid('labels', schemes) }}
+    {{ scorecard_label_grid(ref('segment_labels'), schemes) }}
 ),
 
 external_totals as (
@@ -54,16 +46,7 @@ external_totals as (
 
 final as (
     select
-        {{ as_of() }} as as_of_date,
-        label_grid.scheme,
-        label_grid.label,
-        label_grid.display_name,
-        label_grid.sort_order,
-        coalesce(aggregated.customers, 0) as customers,
-        case
-            when label_grid.label != 'internal'
-                then coalesce(aggregated.customers, 0) / nullif(external_customers, 0)
-        end as share,
+        {{ scorecard_label_columns() }},
         coalesce(aggregated.purchasers, 0) as purchasers,
         aggregated.repeat_purchasers / nullif(aggregated.purchasers, 0) as repeat_rate,
         aggregated.retained_12m / nullif(aggregated.active_prior_12m, 0) as retention_rate,

@@ -6,16 +6,8 @@
 -- and is negative for labels that lose money (and above 1 for the others when some do).
 {%- set schemes = var('profitability_scorecard_schemes') %}
 
-with customers as (
-    select * from {{ ref('int_scorecard_customers') }}
-),
-
-labels as (
-    select * from {{ ref('segment_labels') }}
-),
-
-customer_labels as (
-    {{ scorecard_customer_labels('customers', schemes) }}
+with customer_labels as (
+    {{ scorecard_customer_labels(ref('int_scorecard_customers'), schemes) }}
 ),
 
 aggregated as (
@@ -33,7 +25,7 @@ aggregated as (
 ),
 
 label_grid as (
-    {{ scorecard_label_grid('labels', schemes) }}
+    {{ scorecard_label_grid(ref('segment_labels'), schemes) }}
 ),
 
 external_totals as (
@@ -44,16 +36,7 @@ external_totals as (
 
 final as (
     select
-        {{ as_of() }} as as_of_date,
-        label_grid.scheme,
-        label_grid.label,
-        label_grid.display_name,
-        label_grid.sort_order,
-        coalesce(aggregated.customers, 0) as customers,
-        case
-            when label_grid.label != 'internal'
-                then coalesce(aggregated.customers, 0) / nullif(external_customers, 0)
-        end as share,
+        {{ scorecard_label_columns() }},
         cast(coalesce(aggregated.revenue_12m, 0) as decimal(18, 2)) as revenue_12m,
         cast(coalesce(aggregated.gross_margin_12m, 0) as decimal(18, 2)) as gross_margin_12m,
         cast(coalesce(aggregated.cost_to_serve_12m, 0) as decimal(18, 2)) as cost_to_serve_12m,
