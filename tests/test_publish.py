@@ -322,3 +322,40 @@ def test_publish_asset_runs_after_every_table_it_publishes():
         assert dg.AssetKey(key) in upstream, key
     for table in ["kpi_monthly", "loyalty_scorecard", "whale_curve", "customer_scorecard"]:
         assert graph.get(dg.AssetKey(["main", table])).group_name == "scorecards"
+
+
+def test_a_failed_blocking_check_publishes_nothing_and_keeps_the_previous_file(
+    pipeline, tmp_path, monkeypatch
+):
+    """A duplicated customer in customer_facts fails gx_customer_facts in a Dagster run: the
+    publish step does not run, and the previous publication stays intact and readable."""
+    from orchestration import settings
+    from orchestration.cli import prepare_dagster_home
+    from orchestration.definitions import defs
+
+    home = tmp_path / "home"
+    for sub in ("warehouse", "published"):
+        shutil.copytree(getattr(pipeline, sub).parent, home / sub)
+    monkeypatch.setenv("CLIENTELE_HOME", str(home))
+    paths = settings.activate(home)
+    before = assert_complete(paths.published)
+    con = duckdb.connect(str(paths.warehouse))
+    con.execute("insert into main.customer_facts select * from main.customer_facts limit 1")
+    con.close()
+
+    prepare_dagster_home(paths)
+    check = dg.AssetCheckKey(dg.AssetKey(["main", "customer_facts"]), "gx_customer_facts")
+    probe = dg.define_asset_job(
+        "blocking_probe",
+        selection=dg.AssetSelection.checks(check)
+        | dg.AssetSelection.assets(dg.AssetKey(["published", "clientele"])).without_checks(),
+    )
+    job = dg.Definitions.merge(defs(), dg.Definitions(jobs=[probe])).resolve_job_def(probe.name)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            partition_key=AS_OF.isoformat(), instance=instance, raise_on_error=False
+        )
+    evaluations = result.get_asset_check_evaluations()
+    assert [(e.asset_check_key, e.passed) for e in evaluations] == [(check, False)]
+    assert not result.get_asset_materialization_events()
+    assert_intact(paths.published, before)
