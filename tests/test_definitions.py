@@ -58,4 +58,3 @@ def test_dbt_tests_are_asset_checks(definitions):
     checks = {key.name for key in graph.asset_check_keys}
     assert "unique_customer_facts_customer_id" in checks
     assert "rows_reconcile" in checks
-
