@@ -249,6 +249,19 @@ def _rules(source: Source, check_products: bool) -> list[tuple[str, str, str]]:
     return rules
 
 
+def _ranked_candidates(hash_column: str, values: str, rank: str) -> str:
+    """Rows of ``_checked`` whose ``hash_column`` occurs more than once, ranked in file order
+    among the rows with the same drop date and ``values`` (exact, whatever the hash says)."""
+    return f"""
+            select _file, _row_number, row_number() over (
+                partition by _drop_date, {values} order by _file, _row_number) as {rank}
+            from _checked
+            where {hash_column} in (
+                select {hash_column} from _checked where {hash_column} is not null
+                group by {hash_column} having count(*) > 1)
+        """
+
+
 def classify_sql(source: Source, check_products: bool) -> list[str]:
     """Statements that build ``_classified``: every landed row with its quarantine reason
     (NULL = staged).
@@ -280,22 +293,8 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
     """
     classified = f"""
         create or replace temp table _classified as
-        with copies as (
-            select _file, _row_number, row_number() over (
-                partition by _drop_date, {business} order by _file, _row_number) as _copy
-            from _checked
-            where _line_hash in (
-                select _line_hash from _checked where _line_hash is not null
-                group by _line_hash having count(*) > 1)
-        ),
-        keys as (
-            select _file, _row_number, row_number() over (
-                partition by _drop_date, {key} order by _file, _row_number) as _key_rank
-            from _checked
-            where _key_hash in (
-                select _key_hash from _checked where _key_hash is not null
-                group by _key_hash having count(*) > 1)
-        )
+        with copies as ({_ranked_candidates("_line_hash", business, "_copy")}),
+        keys as ({_ranked_candidates("_key_hash", key, "_key_rank")})
         select c.* exclude (_reason, _column, _line_hash, _key_hash),
             coalesce(c._reason,
                      case when d._copy > 1 then 'duplicate_line'
