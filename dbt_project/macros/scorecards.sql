@@ -47,3 +47,11 @@
                 then coalesce(aggregated.customers, 0) / nullif(external_customers, 0)
         end as share
 {%- endmacro %}
+
+{# 100 × part / total as a double, NULL unless the total is positive: a percentage of a total
+   that is zero or negative means nothing (the whale curve's contribution can be). #}
+{% macro pct_of_positive_total(part, total) -%}
+    case when {{ total }} > 0 then
+        100.0 * cast({{ part }} as double) / cast({{ total }} as double)
+    end
+{%- endmacro %}

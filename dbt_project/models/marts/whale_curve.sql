@@ -65,17 +65,15 @@ final as (
         curve.customers,
         curve.customers / summary.total_customers as customer_share,
         cast(curve.cumulative_contribution_12m as decimal(18, 2)) as cumulative_contribution_12m,
-        case when summary.total_contribution_12m > 0 then
-            100.0 * cast(curve.cumulative_contribution_12m as double)
-                / cast(summary.total_contribution_12m as double)
-        end as cumulative_contribution_pct,
+        {{ pct_of_positive_total(
+            'curve.cumulative_contribution_12m', 'summary.total_contribution_12m'
+        ) }} as cumulative_contribution_pct,
         summary.total_customers,
         cast(summary.total_contribution_12m as decimal(18, 2)) as total_contribution_12m,
         cast(summary.peak_contribution_12m as decimal(18, 2)) as peak_contribution_12m,
-        case when summary.total_contribution_12m > 0 then
-            100.0 * cast(summary.peak_contribution_12m as double)
-                / cast(summary.total_contribution_12m as double)
-        end as peak_contribution_pct,
+        {{ pct_of_positive_total(
+            'summary.peak_contribution_12m', 'summary.total_contribution_12m'
+        ) }} as peak_contribution_pct,
         summary.peak_customers,
         summary.peak_customers / summary.total_customers as peak_customer_share,
         summary.below_zero_customers,
