@@ -34,6 +34,7 @@ import duckdb
 from orchestration.contract import PII_COLUMNS
 from orchestration.ingest import q as quote
 from orchestration.offers import DDL as OFFER_DDL
+from orchestration.warehouse import quote_identifier
 
 # How a published table relates to the as-of date D, by its as_of_date column.
 AS_OF = "as_of"  # computed for D: every row must be dated D, or nothing is published
@@ -157,7 +158,7 @@ def copy_table(con: duckdb.DuckDBPyConnection, spec: PublishedTable, as_of: dt.d
         con.execute(f"create table {target} ({spec.empty_ddl})")
         return []
     kept, removed = strip_pii(name for name, _ in columns)
-    select = ", ".join('"' + name.replace('"', '""') + '"' for name in kept)
+    select = ", ".join(quote_identifier(name) for name in kept)
     source = f"warehouse.{quote(spec.schema)}.{quote(spec.name)}"
     if spec.dating == UP_TO:
         con.execute(

@@ -36,6 +36,7 @@ import yaml
 
 from orchestration.config import product_vars
 from orchestration.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR
+from orchestration.warehouse import quote_identifier
 
 SUITE_SUFFIXES = (".yml", ".yaml", ".json")
 SUITE_KEYS = {
@@ -416,11 +417,8 @@ def _table_sql(con: duckdb.DuckDBPyConnection, suite: Suite, asset: tuple[str, .
     # Only the columns the suite looks at (wide tables, millions of rows); a column that does
     # not exist is left out so that GE reports it on its expectation.
     chosen = [c for c in existing if c in wanted] or existing[:1]
-    return f"select {', '.join(_quote(c) for c in chosen)} from {_quote(schema)}.{_quote(name)}"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+    columns = ", ".join(quote_identifier(c) for c in chosen)
+    return f"select {columns} from {quote_identifier(schema)}.{quote_identifier(name)}"
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:

@@ -30,3 +30,8 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     """The single value of a query, with the result fully consumed (DuckDB 2 requires it)."""
     rows = con.execute(sql, params or []).fetchall()
     return rows[0][0] if rows else None
+
+
+def quote_identifier(identifier: str) -> str:
+    """Any name read from a catalog or a suite, as a quoted SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
