@@ -3,8 +3,8 @@
 ``dbt_facts``: staging, intermediate and ``customer_facts`` (dbt tag ``facts``): what the CLV
 model needs. ``dbt_segments_and_marts``: everything else, after the CLV model. Two explicit
 groups keep it to two dbt invocations per run (each costs seconds of fixed start-up) instead of
-letting Dagster split one multi-asset around the Python model. dbt tests run in the same
-``dbt build`` and show as asset checks.
+letting Dagster split one multi-asset around the Python model. dbt data tests run in the same
+``dbt build`` and show as asset checks; dbt unit tests run in the test suite instead.
 """
 
 from collections.abc import Mapping
@@ -39,7 +39,17 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # dbt-duckdb does not create the folder, and a seeds-only step can run before any ingest.
     settings.current().warehouse.parent.mkdir(parents=True, exist_ok=True)
     # "buildable": a test on several models runs in the invocation that has built them all.
-    args = ["build", "--indirect-selection", "buildable", "--vars", dbt_vars(context.partition_key)]
+    # dbt unit tests check SQL logic on fixed inputs, not the night's data: they run in
+    # `make test` (tests/test_dbt_unit_tests.py), not in every nightly build, as dbt advises.
+    args = [
+        "build",
+        "--indirect-selection",
+        "buildable",
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        dbt_vars(context.partition_key),
+    ]
     yield from dbt.cli(args, context=context).stream()
 
 

@@ -1,0 +1,68 @@
+"""dbt unit tests (segment and scorecard rules on fixed inputs) run here, in `make test`.
+
+The nightly ``dbt build`` leaves them out: they test SQL logic, not the night's data, and cost
+seconds every night. They need the models' parents in a warehouse for column types, so they run
+against a copy of the session pipeline's warehouse (the original stays open read-only).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration.settings import DBT_PROJECT_DIR
+from tests.conftest import AS_OF
+
+
+def test_every_dbt_unit_test_passes(pipeline, tmp_path):
+    home = tmp_path / "home"
+    (home / "warehouse").mkdir(parents=True)
+    shutil.copy(pipeline.warehouse, home / "warehouse" / pipeline.warehouse.name)
+    target = tmp_path / "target"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--vars",
+            json.dumps({"as_of": AS_OF.isoformat()}),
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"CLIENTELE_HOME": str(home), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    defined = {uid for uid in manifest["unit_tests"]}
+    ran = {r["unique_id"]: r["status"] for r in results}
+    assert len(defined) >= 18
+    assert set(ran) == defined
+    assert set(ran.values()) == {"pass"}
+
+
+def test_the_nightly_build_leaves_unit_tests_out(pipeline):
+    """The job's dbt steps ran data tests only: no unit test result in their run results."""
+    generated = pipeline.raw.stat().st_mtime  # before the run; older folders are other runs'
+    folders = [
+        path
+        for path in (DBT_PROJECT_DIR / "target").glob("dbt_*-*/run_results.json")
+        if path.stat().st_mtime > generated
+    ]
+    assert len(folders) >= 2, "no dbt run results from the session's pipeline"
+    kinds = set()
+    for path in folders:
+        for r in json.loads(path.read_text(encoding="utf-8"))["results"]:
+            kinds.add(r["unique_id"].split(".")[0])
+    assert "test" in kinds and "unit_test" not in kinds
