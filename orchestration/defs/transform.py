@@ -7,19 +7,23 @@ letting Dagster split one multi-asset around the Python model. dbt data tests ru
 ``dbt build`` and show as asset checks; dbt unit tests run in the test suite instead.
 """
 
+import os
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration import settings
-from orchestration.dbt import dbt_vars, ensure_manifest
+from orchestration.dbt import dbt_project, dbt_vars, ensure_manifest
 from orchestration.defs.partitions import as_of_partitions, one_date_per_run
 
 # dbt folder -> Dagster group, so the UI shows the flow ingest -> staging -> facts -> ...
 GROUPS = {"staging": "staging", "intermediate": "facts", "marts": "facts"}
 FACTS_SELECTION = "tag:facts"
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 class ClienteleTranslator(DagsterDbtTranslator):
@@ -50,7 +54,26 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         "--vars",
         dbt_vars(context.partition_key),
     ]
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    keep_partial_parse(invocation.target_path)
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Make this invocation's parse the one the next invocation starts from.
+
+    dbt re-parses the whole project when ``--vars`` differ from those of the saved parse, and
+    the as-of date is a var. Dagster copies the project's ``partial_parse.msgpack`` into each
+    invocation's folder; saving this one back lets the run's second invocation (same vars)
+    parse only what changed: 4-5 s less per run.
+    """
+    project_dir = Path(dbt_project.project_dir)
+    parsed = project_dir / invocation_target / PARTIAL_PARSE  # absolute paths stay absolute
+    if parsed.exists():
+        saved = project_dir / dbt_project.target_path / PARTIAL_PARSE
+        partial = saved.with_name(f".{PARTIAL_PARSE}.{os.getpid()}.tmp")
+        shutil.copyfile(parsed, partial)
+        os.replace(partial, saved)
 
 
 @dbt_assets(
