@@ -1,44 +1,43 @@
 -- Per customer: money and counts from order lines up to D (SPEC §3). Cancelled orders only
 -- count in cancellations_count; shipping counts on every non-cancelled line, merchandise or not.
-with lines as (
-    select * from {{ ref('int_order_lines') }}
-    where customer_id is not null
+with orders as (
+    select * from {{ ref('int_customer_orders') }}
 ),
 
 merchandise as (
     select
         customer_id,
-        count(distinct order_id) filter (where quantity > 0) as orders_count,
-        count(distinct order_id) filter (where quantity > 0 and in_12m) as orders_12m,
-        sum(line_amount) as revenue,
-        sum(line_amount) filter (where in_12m) as revenue_12m,
+        count(distinct order_id) filter (where has_purchase_line) as orders_count,
+        count(distinct order_id) filter (where has_purchase_line and in_12m) as orders_12m,
+        sum(net_amount) as revenue,
+        sum(net_amount) filter (where in_12m) as revenue_12m,
         sum(gross_amount) filter (where in_12m) as gross_sales_12m,
-        sum(gross_amount) filter (where in_12m and has_discount) as discounted_sales_12m,
+        sum(discounted_gross_amount) filter (where in_12m) as discounted_sales_12m,
         sum(returned_amount) filter (where in_12m) as returns_value_12m,
-        count(*) filter (where is_return) as return_lines,
-        count(*) filter (where is_return and in_12m) as return_lines_12m,
-        sum(line_cogs) as cogs,
-        sum(line_cogs) filter (where in_12m) as cogs_12m,
-        bool_or(cost_assumed) as any_cost_assumed
-    from lines
-    where is_merchandise and not is_cancelled
+        cast(sum(return_lines) as bigint) as return_lines,
+        cast(sum(return_lines) filter (where in_12m) as bigint) as return_lines_12m,
+        sum(cogs) as cogs,
+        sum(cogs) filter (where in_12m) as cogs_12m,
+        bool_or(any_cost_assumed) as any_cost_assumed
+    from orders
+    where merchandise_lines > 0
     group by customer_id
 ),
 
 shipping as (
     select
         customer_id,
-        sum(shipping_cost - shipping_charged) as net_shipping_cost,
-        sum(shipping_cost - shipping_charged) filter (where in_12m) as net_shipping_cost_12m
-    from lines
-    where not is_cancelled
+        sum(net_shipping_cost) as net_shipping_cost,
+        sum(net_shipping_cost) filter (where in_12m) as net_shipping_cost_12m
+    from orders
+    where net_shipping_cost is not null
     group by customer_id
 ),
 
 cancellations as (
     select customer_id, count(distinct order_id) as cancellations_count
-    from lines
-    where is_cancelled
+    from orders
+    where has_cancelled_line
     group by customer_id
 )
 

@@ -17,8 +17,7 @@ registered as (
 
 buyers as (
     select customer_id, min(order_date) as first_seen_date
-    from {{ ref('int_order_lines') }}
-    where customer_id is not null
+    from {{ ref('int_customer_orders') }}
     group by customer_id
 )
 

@@ -1,5 +1,5 @@
--- A view, not a table: writing every order line again costs more than the three aggregates
--- that read it (occasions, money, customers) re-scanning raw.orders (bench/README.md).
+-- A view, not a table: its one reader, int_customer_orders, aggregates it to one row per
+-- (customer, day, order) in the same scan; writing every order line again would cost more.
 {{ config(materialized="view") }}
 -- Order lines up to the as-of date D with what every money figure needs: merchandise flag,
 -- the unit cost (line, else product, else unknown) and the signed net amount.

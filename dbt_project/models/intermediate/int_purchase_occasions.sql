@@ -1,18 +1,14 @@
 -- A purchase occasion is a (customer, calendar day) with positive net merchandise revenue of
 -- non-cancelled lines: same-day orders merge into one occasion (SPEC §3). It is the unit of
 -- frequency and of the CLV model.
-with lines as (
-    select * from {{ ref('int_order_lines') }}
-    where customer_id is not null and is_merchandise and not is_cancelled
-),
-
-days as (
+with days as (
     select
         customer_id,
         order_date as occasion_date,
-        sum(line_amount) as net_revenue,
-        count(distinct order_id) as orders
-    from lines
+        sum(net_amount) as net_revenue,
+        count(*) as orders
+    from {{ ref('int_customer_orders') }}
+    where merchandise_lines > 0
     group by customer_id, order_date
 )
 

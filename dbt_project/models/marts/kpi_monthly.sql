@@ -8,8 +8,8 @@
 --     more than max(lapse_min_days, lapse_gap_multiple × median gap so far), not yet lost);
 --   reborn_customers: came back in the month after such a silence (the lifecycle's reborn);
 --   nps / csat: from the month's survey answers (CSAT-only answers mapped onto the NPS scale as
---     everywhere else); money: the month's order lines, cost to serve as in customer_facts, so
---     the months add up to the external customers' lifetime figures in customer_facts.
+--     everywhere else); money: the month's orders, cost to serve as in customer_facts, so the
+--     months add up to the external customers' lifetime figures in customer_facts.
 {%- set window_days = var('window_12m_days') %}
 
 with customers as (
@@ -17,9 +17,9 @@ with customers as (
     where role = 'external'
 ),
 
-lines as (
-    select lines.*
-    from {{ ref('int_order_lines') }} as lines
+orders as (
+    select orders.*
+    from {{ ref('int_customer_orders') }} as orders
     inner join customers using (customer_id)
 ),
 
@@ -46,7 +46,7 @@ surveys as (
 first_event as (
     select min(event_date) as first_event_date
     from (
-        select min(order_date) as event_date from lines
+        select min(order_date) as event_date from orders
         union all
         select min(opened_date) from tickets
         union all
@@ -65,24 +65,38 @@ months as (
     ) as series(month)
 ),
 
--- Customers active at each month end, with their occasions in the trailing window.
+-- Each occasion is the customer's latest from its date to the day before the next one. Over
+-- that span the customer is active at the month ends up to window_days after the occasion, and
+-- has 2+ occasions in the window while the previous occasion is within it too. One row per
+-- customer and month end at most: a range join of spans, not of every occasion in a window.
+spans as (
+    select
+        customer_id,
+        occasion_date,
+        least(
+            coalesce(lead(occasion_date) over latest - 1, {{ as_of() }}),
+            occasion_date + ({{ window_days }} - 1)
+        ) as active_until,
+        lag(occasion_date) over latest + ({{ window_days }} - 1) as repeat_until
+    from occasions
+    window latest as (partition by customer_id order by occasion_date)
+),
+
 active as (
     select
         months.month,
-        occasions.customer_id,
-        count(*) as occasions_in_window
+        spans.customer_id,
+        months.month_end <= spans.repeat_until as is_repeat
     from months
-    inner join occasions
-        on occasions.occasion_date between months.month_end - ({{ window_days }} - 1)
-        and months.month_end
-    group by months.month, occasions.customer_id
+    inner join spans
+        on months.month_end between spans.occasion_date and spans.active_until
 ),
 
 activity as (
     select
         month,
         count(*) as active_customers,
-        count(*) filter (where occasions_in_window >= 2) as repeat_customers
+        count(*) filter (where is_repeat) as repeat_customers
     from active
     group by month
 ),
@@ -147,33 +161,37 @@ reborn as (
 ),
 
 -- Lapsed at the month end: the last occasion before it is at least the second, the silence
--- since exceeds its threshold, and it does not exceed lost_days yet.
+-- since exceeds its threshold (in whole days: more than t days = at least floor(t) + 1), and it
+-- does not exceed lost_days yet. A range join of each occasion's lapsed span.
+lapsed_spans as (
+    select
+        customer_id,
+        occasion_date + cast(floor(lapse_threshold_days) as integer) + 1 as lapsed_from,
+        least(
+            occasion_date + {{ var('lost_days') }},
+            coalesce(next_occasion_date - 1, {{ as_of() }})
+        ) as lapsed_until
+    from thresholds
+    where occasion_number >= 2
+),
+
 lapsed as (
     select months.month, count(*) as customers
     from months
-    inner join thresholds
-        on thresholds.occasion_number >= 2
-        and months.month_end - thresholds.occasion_date > thresholds.lapse_threshold_days
-        and months.month_end - thresholds.occasion_date <= {{ var('lost_days') }}
-        and (
-            thresholds.next_occasion_date is null
-            or thresholds.next_occasion_date > months.month_end
-        )
+    inner join lapsed_spans
+        on months.month_end between lapsed_spans.lapsed_from and lapsed_spans.lapsed_until
     group by months.month
 ),
 
 money as (
     select
         cast(date_trunc('month', order_date) as date) as month,
-        sum(line_amount) filter (where is_merchandise and not is_cancelled) as revenue,
-        sum(line_cogs) filter (where is_merchandise and not is_cancelled) as cogs,
-        count(distinct order_id) filter (
-            where is_merchandise and not is_cancelled and quantity > 0
-        ) as orders,
-        count(*) filter (where is_merchandise and not is_cancelled and is_return) as return_lines,
-        sum(shipping_cost - shipping_charged) filter (where not is_cancelled)
-            as net_shipping_cost
-    from lines
+        sum(net_amount) as revenue,
+        sum(cogs) as cogs,
+        count(distinct order_id) filter (where has_purchase_line) as orders,
+        sum(return_lines) as return_lines,
+        sum(net_shipping_cost) as net_shipping_cost
+    from orders
     group by 1
 ),
 
