@@ -21,7 +21,9 @@ import hashlib
 import os
 import re
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +55,10 @@ from orchestration.warehouse import scalar
 DATE_IN_PATH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # Drops landed before they are classified and committed together: bounds memory on big loads.
 LANDING_ROW_LIMIT = 5_000_000
-# Rows buffered in Arrow before one insert into the landing table (small files are many).
-FLUSH_ROWS = 500_000
+# Files read in parallel ahead of landing (see Loader._read_ahead).
+READ_THREADS = 2
+READ_AHEAD = 4
+READ_AHEAD_MAX_BYTES = 64 << 20
 
 SQL_TYPES = {
     TEXT: "VARCHAR",
@@ -407,18 +411,20 @@ class Loader:
         result = SourceLoad(source.name, load_id, [], len(drops) - len(pending), [], {})
         group: list[dt.date] = []
         self._start_landing(source)
-        for drop_date, files in pending.items():
-            for path in files:
-                self._land_file(source, path, drop_date)
-            group.append(drop_date)
-            if self._landed >= LANDING_ROW_LIMIT:
-                self._commit(source, group, pending, load_id, result)
-                group = []
-                self._start_landing(source)
+        files = [(d, path) for d, paths in pending.items() for path in paths]
+        for (drop_date, path), info, batches in self._read_ahead(source, files):
+            self._land_file(source, path, drop_date, info, batches)
+            if path == pending[drop_date][-1]:  # the drop is complete
+                group.append(drop_date)
+                if self._landed >= LANDING_ROW_LIMIT:
+                    self._commit(source, group, pending, load_id, result)
+                    group = []
+                    self._start_landing(source)
         if group:
             self._commit(source, group, pending, load_id, result)
+        self._unregister_landing()
         self.con.execute(
-            "drop table if exists _landing; drop table if exists _malformed; "
+            "drop table if exists _malformed; "
             "drop table if exists _files; drop table if exists _checked; "
             "drop table if exists _dupes"
         )
@@ -431,35 +437,71 @@ class Loader:
     # -- landing --------------------------------------------------------------------------
 
     def _start_landing(self, source: Source) -> None:
-        columns = ", ".join(f"{q(c)} VARCHAR" for c in source.column_names)
-        self.con.execute(
-            f"""create or replace temp table _landing ({columns},
-                _file VARCHAR, _row_number BIGINT, _drop_date DATE)"""
-        )
+        """Landed rows stay in Arrow, viewed by DuckDB as ``_landing`` at commit: classifying
+        reads them once, and only quarantined rows are read again (copying every landed row
+        into a DuckDB table first cost more than the one scan)."""
         self.con.execute(
             """create or replace temp table _malformed (
                 _file VARCHAR, _drop_date DATE, _row_number BIGINT, record VARCHAR)"""
         )
         self.con.execute("create or replace temp table _files (_file VARCHAR, _drop_date DATE)")
+        self._unregister_landing()
+        names = [*source.column_names, "_row_number", "_file", "_drop_date"]
+        types = [pa.string()] * len(source.column_names) + [pa.int64(), pa.string(), pa.date32()]
+        self._landing_schema = pa.schema(list(zip(names, types, strict=True)))
         self._buffer: list[pa.RecordBatch] = []
-        self._buffered_rows = 0
         self._landed = 0
         self._files: list[tuple[str, dt.date]] = []
         self._malformed: list[tuple[str, dt.date, int, str]] = []
 
-    def _flush(self) -> None:
-        """Insert the buffered batches into ``_landing`` in one statement."""
-        if self._buffer:
-            self.con.register("_batches", pa.Table.from_batches(self._buffer))
-            self.con.execute("insert into _landing by name select * from _batches")
-            self.con.unregister("_batches")
-        self._buffer, self._buffered_rows = [], 0
+    def _register_landing(self) -> None:
+        table = pa.Table.from_batches(self._buffer, schema=self._landing_schema)
+        self.con.register("_landing", table)
 
-    def _land_file(self, source: Source, path: Path, drop_date: dt.date) -> None:
-        info = FileRead(path)
+    def _unregister_landing(self) -> None:
+        self.con.unregister("_landing")  # a no-op when nothing is registered
+        self._buffer = []
+
+    def _read_ahead(
+        self, source: Source, files: list[tuple[dt.date, Path]]
+    ) -> Iterator[tuple[tuple[dt.date, Path], FileRead, Iterable[pa.RecordBatch]]]:
+        """Each file's batches, in order. Files up to ``READ_AHEAD_MAX_BYTES`` are read whole
+        by ``READ_THREADS`` threads, a few files ahead (Arrow parses without the GIL: daily
+        drops are many small files); bigger ones are streamed here, to bound memory. A file
+        that cannot be read raises in its turn, as if read in order."""
+        queue: deque[tuple[tuple[dt.date, Path], FileRead, Future | Iterable]] = deque()
+
+        def read_whole(path: Path, info: FileRead) -> list[pa.RecordBatch]:
+            return list(read_source_file(source, path, info, self.mapping))
+
+        def resolved(item):
+            key, info, pending = item
+            return key, info, pending.result() if isinstance(pending, Future) else pending
+
+        with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read") as pool:
+            for drop_date, path in files:
+                info = FileRead(path)
+                if path.stat().st_size <= READ_AHEAD_MAX_BYTES:
+                    pending = pool.submit(read_whole, path, info)
+                else:
+                    pending = read_source_file(source, path, info, self.mapping)
+                queue.append(((drop_date, path), info, pending))
+                if len(queue) > READ_AHEAD:
+                    yield resolved(queue.popleft())
+            while queue:
+                yield resolved(queue.popleft())
+
+    def _land_file(
+        self,
+        source: Source,
+        path: Path,
+        drop_date: dt.date,
+        info: FileRead,
+        batches: Iterable[pa.RecordBatch],
+    ) -> None:
         relative = str(path.relative_to(self.raw_dir))
         checked = False
-        for batch in read_source_file(source, path, info, self.mapping):
+        for batch in batches:
             if not checked:
                 self._check_columns(source, path, batch.schema.names)
                 checked = True
@@ -469,12 +511,8 @@ class Loader:
                 index = batch.schema.get_field_index(name)
                 arrays.append(batch.column(index) if index >= 0 else pa.nulls(n, pa.string()))
             arrays += [pa.repeat(relative, n), pa.repeat(pa.scalar(drop_date, pa.date32()), n)]
-            names = [*source.column_names, "_row_number", "_file", "_drop_date"]
-            self._buffer.append(pa.RecordBatch.from_arrays(arrays, names=names))
-            self._buffered_rows += n
+            self._buffer.append(pa.RecordBatch.from_arrays(arrays, schema=self._landing_schema))
             self._landed += n
-            if self._buffered_rows >= FLUSH_ROWS:
-                self._flush()
         if not checked and not (self.mapping and source.name in self.mapping.sources):
             # a file with a header and no rows still must have the right columns
             self._check_columns(source, path, info.columns)
@@ -510,7 +548,7 @@ class Loader:
     ) -> None:
         """Replace the rows of these drops with the landed ones, all or nothing."""
         con = self.con
-        self._flush()
+        self._register_landing()
         if self._files:
             con.executemany("insert into _files values (?, ?)", self._files)
         if self._malformed:
