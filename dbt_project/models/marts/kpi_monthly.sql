@@ -121,42 +121,48 @@ new_customers as (
     group by 1
 ),
 
--- The lifecycle's lapse threshold after each occasion: max(lapse_min_days,
--- lapse_gap_multiple × the median of the gaps so far); the threshold before it is the
--- comeback test (SPEC §5.2 rules 4 and 5).
+-- The lifecycle's lapse threshold after an occasion: max(lapse_min_days, lapse_gap_multiple ×
+-- the median of the gaps so far) (SPEC §5.2 rules 4 and 5). It is never below lapse_min_days,
+-- so it only matters after an occasion (the second or later) followed by a longer silence, up
+-- to the next occasion or D: computed for those few occasions alone, from their earlier gaps
+-- (a running median over every occasion cost most of this model).
+silences as (
+    select *
+    from (
+        select
+            customer_id,
+            occasion_date,
+            occasion_number,
+            lead(occasion_date) over (partition by customer_id order by occasion_date)
+                as next_occasion_date
+        from occasions
+    )
+    where occasion_number >= 2
+        and coalesce(next_occasion_date, {{ as_of() }}) - occasion_date
+            > {{ var('lapse_min_days') }}
+),
+
 thresholds as (
     select
-        customer_id,
-        occasion_date,
-        occasion_number,
-        gap_days,
-        lead(occasion_date) over (partition by customer_id order by occasion_date)
-            as next_occasion_date,
+        silences.customer_id,
+        silences.occasion_date,
+        silences.next_occasion_date,
         greatest(
             {{ var('lapse_min_days') }},
-            {{ var('lapse_gap_multiple') }} * median(gap_days) over (
-                partition by customer_id order by occasion_date
-                rows between unbounded preceding and current row
-            )
+            {{ var('lapse_gap_multiple') }} * median(earlier.gap_days)
         ) as lapse_threshold_days
-    from occasions
+    from silences
+    inner join occasions as earlier
+        on earlier.customer_id = silences.customer_id
+        and earlier.occasion_number between 2 and silences.occasion_number
+    group by silences.customer_id, silences.occasion_date, silences.next_occasion_date
 ),
 
-comebacks as (
-    select
-        customer_id,
-        occasion_date,
-        occasion_number,
-        gap_days,
-        lag(lapse_threshold_days) over (partition by customer_id order by occasion_date)
-            as prior_threshold_days
-    from thresholds
-),
-
+-- Reborn: the occasion that ends such a silence, when the silence exceeds the threshold.
 reborn as (
-    select cast(date_trunc('month', occasion_date) as date) as month, count(*) as customers
-    from comebacks
-    where occasion_number >= 3 and gap_days > prior_threshold_days
+    select cast(date_trunc('month', next_occasion_date) as date) as month, count(*) as customers
+    from thresholds
+    where next_occasion_date - occasion_date > lapse_threshold_days
     group by 1
 ),
 
@@ -172,7 +178,6 @@ lapsed_spans as (
             coalesce(next_occasion_date - 1, {{ as_of() }})
         ) as lapsed_until
     from thresholds
-    where occasion_number >= 2
 ),
 
 lapsed as (
