@@ -1,8 +1,10 @@
-{# The as-of date D as a DATE literal. Fails loudly when no date was given. #}
+{# The as-of date D as a DATE literal: the var `as_of`, else the environment variable
+   CLIENTELE_AS_OF (how Dagster passes it: a --vars that changes every night makes dbt re-parse
+   the whole project, an environment variable does not). Fails loudly when neither is set. #}
 {% macro as_of() -%}
-    {%- set value = var('as_of') -%}
+    {%- set value = var('as_of') or env_var('CLIENTELE_AS_OF', '') -%}
     {%- if execute and (value is none or value | string | trim == '') -%}
-        {{ exceptions.raise_compiler_error("var 'as_of' is required: dbt build --vars '{as_of: YYYY-MM-DD}'") }}
+        {{ exceptions.raise_compiler_error("the as-of date is required: dbt build --vars '{as_of: YYYY-MM-DD}' (or CLIENTELE_AS_OF=YYYY-MM-DD)") }}
     {%- endif -%}
     cast('{{ value }}' as date)
 {%- endmacro %}

@@ -17,7 +17,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration import settings
-from orchestration.dbt import dbt_project, dbt_vars, ensure_manifest
+from orchestration.dbt import AS_OF_ENV, dbt_project, ensure_manifest
 from orchestration.defs.partitions import as_of_partitions, one_date_per_run
 
 # dbt folder -> Dagster group, so the UI shows the flow ingest -> staging -> facts -> ...
@@ -45,15 +45,9 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # "buildable": a test on several models runs in the invocation that has built them all.
     # dbt unit tests check SQL logic on fixed inputs, not the night's data: they run in
     # `make test` (tests/test_dbt_unit_tests.py), not in every nightly build, as dbt advises.
-    args = [
-        "build",
-        "--indirect-selection",
-        "buildable",
-        "--exclude-resource-type",
-        "unit_test",
-        "--vars",
-        dbt_vars(context.partition_key),
-    ]
+    args = ["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
+    # dagster-dbt hands this process's environment to dbt; steps run one at a time.
+    os.environ[AS_OF_ENV] = context.partition_key
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path)
@@ -62,10 +56,9 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 def keep_partial_parse(invocation_target: Path) -> None:
     """Make this invocation's parse the one the next invocation starts from.
 
-    dbt re-parses the whole project when ``--vars`` differ from those of the saved parse, and
-    the as-of date is a var. Dagster copies the project's ``partial_parse.msgpack`` into each
-    invocation's folder; saving this one back lets the run's second invocation (same vars)
-    parse only what changed: 4-5 s less per run.
+    Dagster copies the project's ``partial_parse.msgpack`` into each invocation's folder;
+    saving this one back lets the run's second invocation start from a parse that has seen
+    the night's as-of date, rather than re-parsing what depends on it.
     """
     project_dir = Path(dbt_project.project_dir)
     parsed = project_dir / invocation_target / PARTIAL_PARSE  # absolute paths stay absolute
