@@ -8,12 +8,16 @@ with occasions as (
     select * from {{ ref('int_purchase_occasions') }}
 ),
 
+-- The threshold is never below lapse_min_days, so only a longer gap can be a comeback: the
+-- median is computed for those few occasions alone (for every recent occasion, the join with
+-- all earlier ones spilled tens of GB at 100M order lines).
 recent_gaps as (
     select customer_id, occasion_date, occasion_number, gap_days
     from occasions
     where occasion_date >= {{ window_start(var('reborn_window_days')) }}
         and occasion_date <= {{ as_of() }}
         and occasion_number >= 3
+        and gap_days > {{ var('lapse_min_days') }}
 ),
 
 prior_median as (
