@@ -185,6 +185,27 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    names: list[str],
+    rows: list[tuple],
+    *,
+    loaded_at: bool = False,
+) -> None:
+    """Insert many small rows (one per file or drop) in one statement through Arrow: DuckDB's
+    ``executemany`` costs about 0.5 ms a row, a second per source of 1,095 daily drops."""
+    if not rows:
+        return
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    con.register("_rows", pa.table(dict(zip(names, columns, strict=True))))
+    try:
+        stamp = ", current_timestamp::TIMESTAMP as loaded_at" if loaded_at else ""
+        con.execute(f"insert into {table} by name select *{stamp} from _rows")
+    finally:
+        con.unregister("_rows")
+
+
 # ---------------------------------------------------------------------------------------------
 # Classification: the SQL that decides, per landed row, staged or which quarantine reason
 #
@@ -549,10 +570,10 @@ class Loader:
         """Replace the rows of these drops with the landed ones, all or nothing."""
         con = self.con
         self._register_landing()
-        if self._files:
-            con.executemany("insert into _files values (?, ?)", self._files)
-        if self._malformed:
-            con.executemany("insert into _malformed values (?, ?, ?, ?)", self._malformed)
+        insert_rows(con, "_files", ["_file", "_drop_date"], self._files)
+        insert_rows(
+            con, "_malformed", ["_file", "_drop_date", "_row_number", "record"], self._malformed
+        )
         table = f"raw.{q(source.name)}"
         check_products = source.name == "orders" and scalar(
             con, "select count(*) > 0 from raw.products"
@@ -616,9 +637,12 @@ class Loader:
                      using (_file)""",
                 [source.name, load_id],
             )
-            con.executemany(
-                "insert into raw.loaded_drops values (?, ?, ?, ?, current_timestamp::TIMESTAMP)",
+            insert_rows(
+                con,
+                "raw.loaded_drops",
+                ["source", "drop_date", "fingerprint", "load_id"],
                 [(source.name, d, fingerprint(pending[d]), load_id) for d in drop_dates],
+                loaded_at=True,
             )
             con.execute("commit")
         except Exception:
