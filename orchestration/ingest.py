@@ -286,6 +286,14 @@ def _rules(source: Source, check_products: bool) -> list[tuple[str, str, str]]:
     return rules
 
 
+def _repeated(hash_column: str) -> str:
+    """The condition that selects the duplicate candidates of ``_checked``: rows whose
+    ``hash_column`` occurs more than once."""
+    return f"""{hash_column} in (
+        select {hash_column} from _checked where {hash_column} is not null
+        group by {hash_column} having count(*) > 1)"""
+
+
 def classify_sql(source: Source, check_products: bool) -> list[str]:
     """Statements that build ``_checked`` (every landed row, typed, with the reason of the first
     rule it breaks; NULL = valid) and ``_dupes`` (the valid rows that repeat an earlier one).
@@ -334,9 +342,7 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
             select l._file, l._row_number, l._drop_date, {trimmed}
             from _landing l
             semi join (
-                select _file, _row_number from _checked where _line_hash in (
-                    select _line_hash from _checked where _line_hash is not null
-                    group by _line_hash having count(*) > 1)
+                select _file, _row_number from _checked where {_repeated("_line_hash")}
             ) c using (_file, _row_number)
         )
     """
@@ -345,9 +351,7 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
         select _file, _row_number, row_number() over (
             partition by _drop_date, {key_names} order by _file, _row_number) as _key_rank
         from _checked
-        where _key_hash in (
-            select _key_hash from _checked where _key_hash is not null
-            group by _key_hash having count(*) > 1)
+        where {_repeated("_key_hash")}
     """
     dupes = f"""
         create or replace temp table _dupes as
@@ -470,7 +474,6 @@ class Loader:
         names = [*source.column_names, "_row_number", "_file", "_drop_date"]
         types = [pa.string()] * len(source.column_names) + [pa.int64(), pa.string(), pa.date32()]
         self._landing_schema = pa.schema(list(zip(names, types, strict=True)))
-        self._buffer: list[pa.RecordBatch] = []
         self._landed = 0
         self._files: list[tuple[str, dt.date]] = []
         self._malformed: list[tuple[str, dt.date, int, str]] = []
@@ -480,8 +483,9 @@ class Loader:
         self.con.register("_landing", table)
 
     def _unregister_landing(self) -> None:
+        """Drop the landed rows: DuckDB's view of them and the Arrow batches."""
         self.con.unregister("_landing")  # a no-op when nothing is registered
-        self._buffer = []
+        self._buffer: list[pa.RecordBatch] = []
 
     def _read_ahead(
         self, source: Source, files: list[tuple[dt.date, Path]]
