@@ -180,7 +180,7 @@ def _as_text(value: object) -> str | None:
 _ARROW_TEXT_TYPES = (pa.types.is_string, pa.types.is_int64, pa.types.is_boolean, pa.types.is_null)
 
 
-def _read_jsonl_arrow(path: Path, info: FileRead) -> pa.Table | None:
+def _read_jsonl_arrow(path: Path) -> pa.Table | None:
     """The file through Arrow's (C++) JSON reader, as text columns, when that is exactly what
     the Python reader would produce: every line one object, no blank line, values that are
     strings, integers, booleans or null, keys distinct once normalized. Otherwise None."""
@@ -214,7 +214,7 @@ def read_jsonl(path: Path, info: FileRead, encoding: str = "utf-8") -> Iterator[
     exactly as the line-by-line Python reader would (malformed lines, blank lines, mixed types)
     is read by the latter, which keeps every line and its number."""
     if encoding.replace("-", "").lower() == "utf8":
-        table = _read_jsonl_arrow(path, info)
+        table = _read_jsonl_arrow(path)
         if table is not None:
             info.columns = table.column_names
             numbers = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))

@@ -32,7 +32,7 @@ def both(path: Path) -> tuple:
 def test_clean_file_takes_the_arrow_path_and_reads_the_same(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in CLEAN))
-    assert _read_jsonl_arrow(path, FileRead(path)) is not None
+    assert _read_jsonl_arrow(path) is not None
     fast, slow, fast_info, slow_info = both(path)
     assert fast[1] == slow[1]  # values as text, NULL kept, line numbers 1..3
     assert set(fast[0]) == set(slow[0]) and fast_info.columns == slow_info.columns
@@ -57,7 +57,7 @@ def test_clean_file_takes_the_arrow_path_and_reads_the_same(tmp_path):
 def test_files_arrow_cannot_read_exactly_fall_back_to_the_line_reader(tmp_path, text):
     path = tmp_path / "t.jsonl"
     path.write_text(text)
-    assert _read_jsonl_arrow(path, FileRead(path)) is None
+    assert _read_jsonl_arrow(path) is None
     fast, slow, fast_info, slow_info = both(path)
     assert fast == slow
     assert [(m.line, m.text) for m in fast_info.malformed] == [
