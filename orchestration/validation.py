@@ -447,12 +447,9 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 def _pandas_dtype(arrow_type: pa.DataType) -> Any:
+    """The dtype of a column ``to_pandas`` leaves to pandas (integers never get here)."""
     if pa.types.is_floating(arrow_type):
         return pd.ArrowDtype(arrow_type)
-    if pa.types.is_signed_integer(arrow_type):
-        return pd.Int64Dtype()
-    if pa.types.is_unsigned_integer(arrow_type):
-        return pd.UInt64Dtype()
     if pa.types.is_boolean(arrow_type):
         return pd.BooleanDtype()
     return None
