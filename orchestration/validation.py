@@ -431,9 +431,16 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
     missing). A float column that holds NaN stays Arrow-backed, so that NaN is an ordinary value
     range rules flag rather than a missing one. Decimals (money) become floats: range rules need
     numbers, exact-to-the-cent rules belong in a suite query.
+
+    Text stays in Arrow (no copy into Python strings), and text with few distinct values
+    (labels, codes) becomes categorical: GE hashes the whole frame and filters every column
+    once per expectation, which costs little on category codes and much on 400k strings.
     """
     frame = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            frame[name] = _text_series(column, table.num_rows)
+            continue
         if pa.types.is_decimal(column.type):
             column = pc.cast(column, pa.float64())
         numpy = pa.types.is_integer(column.type) or (
@@ -444,6 +451,15 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
         else:
             frame[name] = column.to_pandas(types_mapper=_pandas_dtype)
     return pd.DataFrame(frame, index=pd.RangeIndex(table.num_rows))
+
+
+def _text_series(column: pa.ChunkedArray, rows: int) -> pd.Series:
+    """Categorical when values repeat (at most one distinct value per two rows) and none is
+    NULL (a categorical NULL would show as "NaN" in the samples), else Arrow-backed text."""
+    column = column.combine_chunks()
+    if column.null_count == 0 and pc.count_distinct(column).as_py() * 2 <= rows:
+        return pd.Series(column.dictionary_encode().to_pandas())
+    return pd.Series(pd.arrays.ArrowExtensionArray(column))
 
 
 def _pandas_dtype(arrow_type: pa.DataType) -> Any:

@@ -374,6 +374,36 @@ expectations:
     assert result.data_docs is not None and result.data_docs.is_file()
 
 
+def test_repeated_text_is_validated_as_categories(tmp_path):
+    """Labels (few distinct values) become categorical; ids stay text: same outcomes."""
+    labels = ["new", "loyal", "new", "lost", "loyal", "bogus", "new", "new"]
+    with_null = ["new", "loyal", None, "lost", "loyal", "lost", "new", "new"]
+    ids = [f"c{i}" for i in range(len(labels))]
+    frame = validation.to_pandas(pa.table({"id": ids, "label": labels, "tier": with_null}))
+    assert isinstance(frame["label"].dtype, pd.CategoricalDtype)
+    assert frame["id"].dtype == pd.ArrowDtype(pa.string())
+    assert frame["tier"].dtype == pd.ArrowDtype(pa.string())  # NULL: stays text
+    path = tmp_path / "labels.yml"
+    path.write_text(
+        """\
+asset: main/labels
+severity: error
+row_id: id
+expectations:
+  - type: expect_column_values_to_be_in_set
+    kwargs: {column: label, value_set: [new, loyal, lost]}
+  - {type: expect_column_values_to_not_be_null, kwargs: {column: tier}}
+  - {type: expect_column_values_to_be_unique, kwargs: {column: id}}
+""",
+        encoding="utf-8",
+    )
+    result = validation.validate_frame(frame, validation.load_suite(path))
+    counts = {o.type: (o.unexpected_count, o.samples) for o in result.outcomes}
+    assert counts["expect_column_values_to_be_in_set"] == (1, ({"id": "c5", "label": "bogus"},))
+    assert counts["expect_column_values_to_not_be_null"] == (1, ({"id": "c2", "tier": None},))
+    assert counts["expect_column_values_to_be_unique"][0] == 0
+
+
 TINY = """\
 asset: main/tiny
 severity: error
