@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results" / "results.csv"
 END = dt.date(2026, 6, 30)
+DBT_DIR = ROOT / "dbt_project"
 SEED = 1
 LINES_PER_CUSTOMER = 25
 FIELDS = [
@@ -136,6 +137,7 @@ def run_measured(command: list[str], timeout: float | None = None, env=None) -> 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     peak, timed_out = 0, False
+    samples: list[tuple[float, int]] = []  # (unix time, tree RSS): peaks per stage
     out_chunks: list[str] = []
     import threading
 
@@ -143,7 +145,9 @@ def run_measured(command: list[str], timeout: float | None = None, env=None) -> 
     reader.start()
     last_report = started
     while proc.poll() is None:
-        peak = max(peak, tree_rss_bytes(proc.pid))
+        rss = tree_rss_bytes(proc.pid)
+        samples.append((time.time(), rss))
+        peak = max(peak, rss)
         if time.perf_counter() - last_report > 30:  # progress, for runs that may be cut short
             last_report = time.perf_counter()
             print(
@@ -168,7 +172,14 @@ def run_measured(command: list[str], timeout: float | None = None, env=None) -> 
         "stdout": "".join(out_chunks),
         "peak_rss_mb": round(peak / 2**20),
         "timed_out": timed_out,
+        "samples": samples,
     }
+
+
+def peak_between(samples: list[tuple[float, int]], start: float, end: float) -> int | str:
+    """The tree's peak RSS (MB) sampled while a stage ran; blank when no sample fell in it."""
+    inside = [rss for at, rss in samples if start <= at <= end]
+    return round(max(inside) / 2**20) if inside else ""
 
 
 def last_json(stdout: str) -> dict:
@@ -219,7 +230,7 @@ def child_pipeline(home: Path, as_of: dt.date) -> dict:
     import dagster as dg
 
     starts: dict[str, float] = {}
-    stages: dict[str, float] = {}
+    ends: dict[str, float] = {}
     order: list[str] = []
     with dg.DagsterInstance.get() as instance:
         for record in instance.all_logs(result.run_id):
@@ -230,12 +241,16 @@ def child_pipeline(home: Path, as_of: dt.date) -> dict:
                 starts[event.step_key] = record.timestamp
                 order.append(event.step_key)
             elif (event.is_step_success or event.is_step_failure) and event.step_key in starts:
-                stages[event.step_key] = record.timestamp - starts[event.step_key]
+                ends[event.step_key] = record.timestamp
     return {
         "success": result.success,
         "import_seconds": round(imported - started, 2),
         "run_seconds": round(finished - imported, 2),
-        "stages": [(stage_of(k), round(stages.get(k, float("nan")), 2)) for k in order],
+        # (stage, seconds, unix start, unix end)
+        "stages": [
+            (stage_of(k), round(ends.get(k, float("nan")) - starts[k], 2), starts[k], ends.get(k))
+            for k in order
+        ],
         "failed": [e.step_key for e in result.all_events if e.is_step_failure],
     }
 
@@ -339,20 +354,32 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
         if not args.warm:  # a cold, full load of every drop
             for sub in ("warehouse", "dagster", "published", "exports"):
                 shutil.rmtree(home / sub, ignore_errors=True)
-        loads = load()
-        print(f"[{size_name(lines)}] pipeline (load {loads}) ...", flush=True)
         env = {**os.environ, "CLIENTELE_HOME": str(home)}
         env.pop("DAGSTER_HOME", None)
+        if not args.cold_parse:
+            # A deployed project keeps dbt's parse from one night to the next; this home's
+            # path is part of the dbt profile, so without this the run would re-parse.
+            parsed = run_measured(
+                [str(Path(sys.executable).parent / "dbt"), "parse", "--quiet",
+                 "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+                env={**env, "CLIENTELE_AS_OF": END.isoformat()},
+            )  # fmt: skip
+            if parsed["returncode"] != 0:
+                raise SystemExit(f"dbt parse failed ({parsed['returncode']})")
+            row("dbt_parse", parsed["seconds"], load(), note="before the run, not in end to end")
+        loads = load()
+        print(f"[{size_name(lines)}] pipeline (load {loads}) ...", flush=True)
         done = run_measured(me("--child", "pipeline", str(home), END.isoformat()), env=env)
         if done["returncode"] != 0:
             print(done["stdout"][-5000:])
             raise SystemExit(f"pipeline child failed ({done['returncode']})")
         result = last_json(done["stdout"])
         mode = "warm" if args.warm else "cold"
-        for stage, seconds in result["stages"]:
+        for stage, seconds, start, end in result["stages"]:
             per_second = round(n / seconds) if seconds else ""
-            row(stage, seconds, loads, lines_per_second=per_second, note=mode)
-        steps = sum(seconds for _, seconds in result["stages"] if seconds == seconds)
+            peak = peak_between(done["samples"], start, end) if end else ""
+            row(stage, seconds, loads, lines_per_second=per_second, peak_rss_mb=peak, note=mode)
+        steps = sum(seconds for _, seconds, _, _ in result["stages"] if seconds == seconds)
         row("outside_steps", done["seconds"] - steps, loads, note=f"{mode}: start-up, definitions")
         total = done["seconds"]
         e2e = row(
@@ -433,6 +460,11 @@ def main() -> int:
         "--warm",
         action="store_true",
         help="keep the warehouse: a nightly rerun with no new drops (ingest skips by fingerprint)",
+    )
+    parser.add_argument(
+        "--cold-parse",
+        action="store_true",
+        help="no dbt parse before the run: it re-parses, as on the first night in a new home",
     )
     parser.add_argument("--peer", action="store_true", help="also run bench/peer_pandas.py")
     parser.add_argument("--peer-timeout", type=float, default=1200, help="seconds (default 1200)")
