@@ -1,8 +1,10 @@
-"""dbt unit tests (segment and scorecard rules on fixed inputs) run here, in `make test`.
+"""dbt tests of the SQL itself run here, in `make test`: the unit tests (segment and scorecard
+rules on fixed inputs) and the data tests tagged ``grain`` (a GROUP BY's keys are unique).
 
 The nightly ``dbt build`` leaves them out: they test SQL logic, not the night's data, and cost
-seconds every night. They need the models' parents in a warehouse for column types, so they run
-against a copy of the session pipeline's warehouse (the original stays open read-only).
+seconds every night. They run against a copy of the session pipeline's warehouse (the unit
+tests need the models' parents for column types; the grain tests need the built models), so
+the original stays open read-only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import AS_OF
 
 
-def test_every_dbt_unit_test_passes(pipeline, tmp_path):
+def test_every_dbt_unit_test_and_grain_test_passes(pipeline, tmp_path):
     home = tmp_path / "home"
     (home / "warehouse").mkdir(parents=True)
     shutil.copy(pipeline.warehouse, home / "warehouse" / pipeline.warehouse.name)
@@ -28,6 +30,7 @@ def test_every_dbt_unit_test_passes(pipeline, tmp_path):
             "test",
             "--select",
             "test_type:unit",
+            "tag:grain",
             "--vars",
             json.dumps({"as_of": AS_OF.isoformat()}),
             "--project-dir",
@@ -45,15 +48,17 @@ def test_every_dbt_unit_test_passes(pipeline, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
-    defined = {uid for uid in manifest["unit_tests"]}
+    defined = set(manifest["unit_tests"])
+    grain = {uid for uid, node in manifest["nodes"].items() if "grain" in node.get("tags", [])}
     ran = {r["unique_id"]: r["status"] for r in results}
     assert len(defined) >= 18
-    assert set(ran) == defined
+    assert len(grain) == 2
+    assert set(ran) == defined | grain
     assert set(ran.values()) == {"pass"}
 
 
-def test_the_nightly_build_leaves_unit_tests_out(pipeline):
-    """The job's dbt steps ran data tests only: no unit test result in their run results."""
+def test_the_nightly_build_leaves_unit_and_grain_tests_out(pipeline):
+    """The job's dbt steps ran data tests only, and none tagged ``grain``."""
     generated = pipeline.raw.stat().st_mtime  # before the run; older folders are other runs'
     folders = [
         path
@@ -61,8 +66,12 @@ def test_the_nightly_build_leaves_unit_tests_out(pipeline):
         if path.stat().st_mtime > generated
     ]
     assert len(folders) >= 2, "no dbt run results from the session's pipeline"
-    kinds = set()
-    for path in folders:
-        for r in json.loads(path.read_text(encoding="utf-8"))["results"]:
-            kinds.add(r["unique_id"].split(".")[0])
+    ran = {
+        r["unique_id"]
+        for path in folders
+        for r in json.loads(path.read_text(encoding="utf-8"))["results"]
+    }
+    kinds = {uid.split(".")[0] for uid in ran}
     assert "test" in kinds and "unit_test" not in kinds
+    assert not [uid for uid in ran if "unique_combination_int_customer_orders" in uid]
+    assert not [uid for uid in ran if "unique_combination_int_purchase_occasions" in uid]

@@ -1,9 +1,9 @@
 """Segments, actions and personality types (SPEC §5-§6) on the session pipeline's output.
 
-The rule boundaries are dbt unit tests (models/segments/*.yml, run in every build); here: every
-scheme is a complete partition, reasons quote the facts, the generator's planted archetypes are
-recovered, a threshold var moves exactly the labels it governs, and segment_history is
-idempotent per as-of date.
+The rule boundaries are dbt unit tests (models/segments/*.yml, run by
+tests/test_dbt_unit_tests.py); here: every scheme is a complete partition, reasons quote the
+facts, the generator's planted archetypes are recovered, a threshold var moves exactly the
+labels it governs, and segment_history is idempotent per as-of date.
 """
 
 from __future__ import annotations
