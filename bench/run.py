@@ -380,7 +380,14 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
             peak = peak_between(done["samples"], start, end) if end else ""
             row(stage, seconds, loads, lines_per_second=per_second, peak_rss_mb=peak, note=mode)
         steps = sum(seconds for _, seconds, _, _ in result["stages"] if seconds == seconds)
-        row("outside_steps", done["seconds"] - steps, loads, note=f"{mode}: start-up, definitions")
+        outside_run = done["seconds"] - result["run_seconds"]
+        row(
+            "outside_steps",
+            done["seconds"] - steps,
+            loads,
+            note=f"{mode}: start-up, definitions; {outside_run:.1f} s outside run_pipeline "
+            "(interpreter start and exit, reading the event log)",
+        )
         total = done["seconds"]
         e2e = row(
             "end_to_end",
