@@ -36,7 +36,7 @@ GROUPS: list[tuple[str, Callable[[str], bool]]] = [
     ("publish (file, Parquet + CSV exports, report)", lambda s: s == "published__clientele"),
     ("outside the steps (start-up, definitions, run)", lambda s: s == "outside_steps"),
 ]
-SKIP = {"generate", "end_to_end", "floor_duckdb", "peer_pandas"}
+SKIP = {"generate", "dbt_parse", "end_to_end", "floor_duckdb", "peer_pandas"}
 
 
 def load(path: Path) -> dict[str, list[dict]]:
@@ -64,6 +64,8 @@ def summarize(rows: list[dict]) -> dict[str, str]:
             out["CPU seconds of the tree"] = row["cpu_seconds"]
             out["order lines / s"] = f"{int(row['lines_per_second']):,}"
             out["result"] = row["note"].split(";")[0]
+        if stage == "dbt_parse":
+            out["dbt parse before the run, not in end to end (s)"] = row["seconds"]
         if stage == "floor_duckdb":
             out["DuckDB floor (s)"] = row["seconds"]
             out["end to end ÷ floor"] = f"**{row['ratio']}**" if row["ratio"] else ""
