@@ -461,7 +461,6 @@ def _text_series(column: pa.ChunkedArray) -> pd.Series:
     ``CATEGORY_PROBE`` rows: counting over 4M ids costs seconds) and none is NULL (a
     categorical NULL would show as "NaN" in the samples), else Arrow-backed text. Either way
     the values and the outcomes are the same; only the speed differs."""
-    column = column.combine_chunks()
     probe = column.slice(0, CATEGORY_PROBE)
     repeats = len(probe) > 0 and pc.count_distinct(probe).as_py() * 2 <= len(probe)
     if repeats and column.null_count == 0:
@@ -470,7 +469,8 @@ def _text_series(column: pa.ChunkedArray) -> pd.Series:
 
 
 def _pandas_dtype(arrow_type: pa.DataType) -> Any:
-    """The dtype of a column ``to_pandas`` leaves to pandas (integers never get here)."""
+    """The dtype of a column ``to_pandas`` leaves to pandas (integers and text never get
+    here)."""
     if pa.types.is_floating(arrow_type):
         return pd.ArrowDtype(arrow_type)
     if pa.types.is_boolean(arrow_type):

@@ -379,7 +379,8 @@ def test_repeated_text_is_validated_as_categories(tmp_path):
     labels = ["new", "loyal", "new", "lost", "loyal", "bogus", "new", "new"]
     with_null = ["new", "loyal", None, "lost", "loyal", "lost", "new", "new"]
     ids = [f"c{i}" for i in range(len(labels))]
-    frame = validation.to_pandas(pa.table({"id": ids, "label": labels, "tier": with_null}))
+    table = pa.table({"id": ids, "label": labels, "tier": with_null})
+    frame = validation.to_pandas(pa.concat_tables([table.slice(0, 3), table.slice(3)]))
     assert isinstance(frame["label"].dtype, pd.CategoricalDtype)
     assert frame["id"].dtype == pd.ArrowDtype(pa.string())
     assert frame["tier"].dtype == pd.ArrowDtype(pa.string())  # NULL: stays text
