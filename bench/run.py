@@ -360,10 +360,17 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
             # A deployed project keeps dbt's parse from one night to the next; this home's
             # path is part of the dbt profile, so without this the run would re-parse.
             parsed = run_measured(
-                [str(Path(sys.executable).parent / "dbt"), "parse", "--quiet",
-                 "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+                [
+                    str(Path(sys.executable).parent / "dbt"),
+                    "parse",
+                    "--quiet",
+                    "--project-dir",
+                    str(DBT_DIR),
+                    "--profiles-dir",
+                    str(DBT_DIR),
+                ],
                 env={**env, "CLIENTELE_AS_OF": END.isoformat()},
-            )  # fmt: skip
+            )
             if parsed["returncode"] != 0:
                 raise SystemExit(f"dbt parse failed ({parsed['returncode']})")
             row("dbt_parse", parsed["seconds"], load(), note="before the run, not in end to end")
