@@ -468,6 +468,34 @@ def test_discounted_clv_undiscounted_equals_occasions_times_contribution(sim, ou
     assert np.allclose(res["clv"], occ12 * (value * 0.35 - 2.0), rtol=1e-9, atol=1e-9)
 
 
+def test_customers_sharing_whole_day_histories_get_their_own_predictions(ours, ours_gg):
+    """Predictions are computed once per distinct (x, T) pair and spread back: each customer
+    must still get exactly what a call for that customer alone gives."""
+    rng = np.random.default_rng(7)
+    T = rng.integers(1, 40, 3000).astype(float)
+    x = np.minimum(rng.integers(0, 6, 3000), T).astype(float)
+    t_x = np.where(x > 0, np.floor(T * rng.random(3000)), 0.0)
+    mean_value = np.where(x > 0, rng.gamma(4.0, 10.0, 3000), np.nan)
+    together = clv.expected_occasions(ours, x, t_x, T, 30.0)
+    clv_together = clv.discounted_clv(
+        ours, ours_gg, x, t_x, T, mean_value, margin_rate=0.4, annual_discount_rate=0.1
+    )["clv"]
+    for i in rng.choice(3000, 40, replace=False):
+        alone = clv.discounted_clv(
+            ours,
+            ours_gg,
+            x[[i]],
+            t_x[[i]],
+            T[[i]],
+            mean_value[[i]],
+            margin_rate=0.4,
+            annual_discount_rate=0.1,
+            population_margin_rate=0.4,
+        )
+        assert together[i] == clv.expected_occasions(ours, x[i], t_x[i], T[i], 30.0)
+        assert clv_together[i] == alone["clv"][0]
+
+
 def test_discounted_clv_discounts_each_month_at_its_end(ours, ours_gg):
     x, t_x, T, m = np.array([3.0, 0.0]), np.array([40.0, 0.0]), np.array([60.0, 20.0]), 30.0
     rate = 0.12
