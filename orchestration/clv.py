@@ -21,8 +21,11 @@ Science 24(2); Fader & Hardie (2013), "The Gamma-Gamma model of monetary value".
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +74,10 @@ _LOG_BOUND = math.log(1e8)
 # predictions then use the quadrature of _alive_robust instead.
 _HYP2F1_MAX_A = 100.0
 _HYP2F1_MAX_R = 1e3
+# The likelihood over many repeat customers is summed in this many parts, one thread each; the
+# split depends on the data only, so the fit is the same on any machine.
+_LIKELIHOOD_PARTS = 4
+_PARALLEL_MIN_CUSTOMERS = 200_000
 
 
 def _dot(u: np.ndarray, v: np.ndarray) -> float:
@@ -372,6 +379,15 @@ class _BgData:
     total_weight: float
     time_scale: float  # lifetimes' scale (1 / max T), for a compatible penalizer
 
+    @property
+    def repeater_parts(self) -> list[slice]:
+        """The repeat customers in ``_LIKELIHOOD_PARTS`` slices when there are many (each
+        summed on its own thread), else one."""
+        n = self.xp.size
+        parts = _LIKELIHOOD_PARTS if n >= _PARALLEL_MIN_CUSTOMERS else 1
+        bounds = np.linspace(0, n, parts + 1).astype(int)
+        return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
 
 def _bg_data(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> _BgData:
     keep = w > 0
@@ -416,36 +432,67 @@ def _bg_loglik(params: np.ndarray, d: _BgData, with_grad: bool = True) -> tuple[
     lnA0 = np.log(alpha + d.T0)
     ll -= r * _dot(d.w0, lnA0)
 
-    rx = r + d.xp
-    lnAT = np.log(alpha + d.Tp)
-    lrat = np.log1p(d.gap / (alpha + d.tp))  # ln((alpha+T)/(alpha+t_x))
-    bx1 = b + d.xp - 1.0
-    dlt = math.log(a) - np.log(bx1) + rx * lrat
-    ll += _dot(d.wp, np.logaddexp(0.0, dlt) - rx * lnAT)
+    # The repeat customers' terms, summed per part (in a fixed order, so the total does not
+    # depend on which thread finishes first): [ln L, d/dr, d/dalpha, sum of ws, ws / (b+x-1)].
+    parts = d.repeater_parts
+    if len(parts) == 1:
+        sums = [_bg_repeater_sums(r, alpha, a, b, d, parts[0], with_grad)]
+    else:
+        errors = np.geterr()  # the caller's np.errstate does not reach other threads
+
+        def part_sums(part: slice) -> np.ndarray:
+            with np.errstate(**errors):
+                return _bg_repeater_sums(r, alpha, a, b, d, part, with_grad)
+
+        sums = list(_likelihood_pool().map(part_sums, parts))
+    repeaters = sums[0]
+    for more in sums[1:]:
+        repeaters = repeaters + more
+    ll += repeaters[0]
     if not with_grad:
         return float(ll), np.zeros(4)
 
     dg = special.digamma
-    s = special.expit(dlt)  # posterior weight of "dropped out right after t_x"
-    ws = d.wp * s
-    inv_T = 1.0 / (alpha + d.Tp)
-    inv_t = 1.0 / (alpha + d.tp)
-    g_r = (
-        _dot(wx, dg(r + ux) - dg(r))
-        + W * math.log(alpha)
-        - _dot(d.w0, lnA0)
-        + _dot(d.wp, -lnAT)
-        + _dot(ws, lrat)
-    )
-    g_alpha = (
-        W * r / alpha
-        - r * _dot(d.w0, 1.0 / (alpha + d.T0))
-        - _dot(d.wp * rx, inv_T)
-        + _dot(ws * rx, inv_T - inv_t)
-    )
-    g_a = _dot(wx, dg(a + b) - dg(a + b + ux)) + ws.sum() / a
-    g_b = _dot(wx, dg(b + ux) - dg(b) - dg(a + b + ux) + dg(a + b)) - _dot(ws, 1.0 / bx1)
+    g_r = _dot(wx, dg(r + ux) - dg(r)) + W * math.log(alpha) - _dot(d.w0, lnA0) + repeaters[1]
+    g_alpha = W * r / alpha - r * _dot(d.w0, 1.0 / (alpha + d.T0)) + repeaters[2]
+    g_a = _dot(wx, dg(a + b) - dg(a + b + ux)) + repeaters[3] / a
+    g_b = _dot(wx, dg(b + ux) - dg(b) - dg(a + b + ux) + dg(a + b)) - repeaters[4]
     return float(ll), np.array([g_r, g_alpha, g_a, g_b])
+
+
+def _bg_repeater_sums(
+    r: float, alpha: float, a: float, b: float, d: _BgData, part: slice, with_grad: bool
+) -> np.ndarray:
+    """The x > 0 customers' share of :func:`_bg_loglik`, for the customers in ``part``."""
+    xp, tp, Tp, wp = d.xp[part], d.tp[part], d.Tp[part], d.wp[part]
+    rx = r + xp
+    lnAT = np.log(alpha + Tp)
+    lrat = np.log1p(d.gap[part] / (alpha + tp))  # ln((alpha+T)/(alpha+t_x))
+    bx1 = b + xp - 1.0
+    dlt = math.log(a) - np.log(bx1) + rx * lrat
+    ll = _dot(wp, np.logaddexp(0.0, dlt) - rx * lnAT)
+    if not with_grad:
+        return np.array([ll, 0.0, 0.0, 0.0, 0.0])
+    s = special.expit(dlt)  # posterior weight of "dropped out right after t_x"
+    ws = wp * s
+    inv_T = 1.0 / (alpha + Tp)
+    inv_t = 1.0 / (alpha + tp)
+    return np.array(
+        [
+            ll,
+            _dot(wp, -lnAT) + _dot(ws, lrat),
+            -_dot(wp * rx, inv_T) + _dot(ws * rx, inv_T - inv_t),
+            float(ws.sum()),
+            _dot(ws, 1.0 / bx1),
+        ]
+    )
+
+
+@functools.cache
+def _likelihood_pool() -> ThreadPoolExecutor:
+    """Threads for the likelihood's parts: numpy and scipy's ufuncs release the GIL, so the
+    parts of one evaluation run on as many cores (the fit is otherwise single-threaded)."""
+    return ThreadPoolExecutor(min(_LIKELIHOOD_PARTS, os.cpu_count() or 1), "clv-likelihood")
 
 
 def _bg_fallback(d: _BgData, reason: str, n_customers: int, iterations: int = 0) -> BgNbdResult:

@@ -188,6 +188,16 @@ def test_fit_is_deterministic(sim):
     assert first == second
 
 
+def test_fit_on_threads_equals_the_fit_in_one_pass(sim, ours, monkeypatch):
+    """Large fits sum the likelihood in parts on threads; the estimate must not change."""
+    monkeypatch.setattr(clv, "_PARALLEL_MIN_CUSTOMERS", 1_000)
+    threaded = clv.fit_bg_nbd(sim["x"], sim["t_x"], sim["T"])
+    assert threaded.converged
+    for name in ("r", "alpha", "a", "b"):
+        assert rel(getattr(threaded, name), getattr(ours, name)) < 1e-8
+    assert rel(threaded.log_likelihood, ours.log_likelihood) < 1e-12
+
+
 def test_weights_equal_repeated_rows(sim):
     sub = sim.iloc[:2000]
     doubled = pd.concat([sub, sub])
