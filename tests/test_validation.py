@@ -8,10 +8,12 @@ GE's import costs seconds, once per process; a suite then runs in a fraction of 
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import shutil
 import time
+import weakref
 from pathlib import Path
 
 import dagster as dg
@@ -443,3 +445,16 @@ def test_a_data_docs_failure_does_not_fail_the_validation(tmp_path, monkeypatch)
     assert not result.success and result.failed[0].unexpected_count == 2
     assert result.data_docs is None and "disk full" in result.docs_error
     assert check_result(suite, result).metadata["data_docs_error"].value == result.docs_error
+
+
+@pytest.mark.parametrize("with_docs", [False, True], ids=["in memory", "data docs"])
+def test_a_validated_frame_is_not_kept_after_the_check(tmp_path, with_docs):
+    """GE's process-wide context would keep each suite's last frame (gigabytes for millions of
+    customers) alive through the steps that follow; the frame must be freed with the check."""
+    suite, frame = tiny_suite(tmp_path), pd.DataFrame({"id": ["a", "b"]})
+    docs = tmp_path / "docs" if with_docs else None
+    alive = weakref.ref(frame)
+    assert validation.validate_frame(frame, suite, docs_root=docs).success
+    del frame
+    gc.collect()
+    assert alive() is None
