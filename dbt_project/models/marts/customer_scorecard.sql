@@ -7,6 +7,14 @@ with customers as (
     select * from {{ ref('int_scorecard_customers') }}
 ),
 
+reasons as (
+    select * from {{ ref('customer_segments') }}
+),
+
+actions as (
+    select * from {{ ref('customer_actions') }}
+),
+
 personality as (
     select * from {{ ref('customer_personality') }}
 ),
@@ -63,34 +71,36 @@ final as (
         customers.expected_occasions_12m,
         customers.clv_12m,
         -- labels and reasons
-        customers.role_reason,
+        reasons.role_reason,
         customers.lifecycle,
-        customers.lifecycle_reason,
+        reasons.lifecycle_reason,
         customers.satisfaction,
-        customers.satisfaction_reason,
+        reasons.satisfaction_reason,
         customers.nps_group,
-        customers.nps_group_reason,
+        reasons.nps_group_reason,
         customers.r_score,
         customers.f_score,
         customers.m_score,
         customers.rfm_segment,
-        customers.rfm_segment_reason,
+        reasons.rfm_segment_reason,
         customers.value_tier,
-        customers.value_tier_reason,
+        reasons.value_tier_reason,
         customers.loyalty_type,
         customers.loyalty_driver,
-        customers.loyalty_type_reason,
+        reasons.loyalty_type_reason,
         customers.loyalty_ladder,
-        customers.loyalty_ladder_reason,
+        reasons.loyalty_ladder_reason,
         customers.ten_types,
-        customers.ten_types_reason,
+        reasons.ten_types_reason,
         customers.personality_tags,
-        customers.personality_reason,
+        reasons.personality_reason,
         -- treatment
         customers.action,
-        customers.action_reason,
+        actions.action_reason,
         advice.handling_advice
     from customers
+    inner join reasons using (customer_id)
+    inner join actions using (customer_id)
     left join advice using (customer_id)
 )
 

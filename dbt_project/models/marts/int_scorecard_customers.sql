@@ -1,6 +1,7 @@
 -- One row per customer known on D with everything the scorecards read: the customer facts,
--- every segment label with its reason, the recommended action and the CLV model's outputs.
--- The scorecards aggregate this table only, so their totals come from one join of the facts.
+-- every segment label, the recommended action and the CLV model's outputs. The scorecards
+-- aggregate this table only, so their totals come from one join of the facts. The reason texts
+-- (about 1 KB per customer) are left to customer_scorecard, their only reader here.
 {{ config(schema='intermediate') }}
 
 with facts as (
@@ -23,31 +24,20 @@ final as (
     select
         facts.*,
         segments.role,
-        segments.role_reason,
         segments.lifecycle,
-        segments.lifecycle_reason,
         segments.satisfaction,
-        segments.satisfaction_reason,
         segments.nps_group,
-        segments.nps_group_reason,
         segments.r_score,
         segments.f_score,
         segments.m_score,
         segments.rfm_segment,
-        segments.rfm_segment_reason,
         segments.value_tier,
-        segments.value_tier_reason,
         segments.loyalty_type,
         segments.loyalty_driver,
-        segments.loyalty_type_reason,
         segments.loyalty_ladder,
-        segments.loyalty_ladder_reason,
         segments.ten_types,
-        segments.ten_types_reason,
         segments.personality_tags,
-        segments.personality_reason,
         actions.action,
-        actions.action_reason,
         cast(clv.p_alive as double) as p_alive,
         cast(clv.expected_occasions_12m as double) as expected_occasions_12m,
         cast(clv.expected_value_per_occasion as double) as expected_value_per_occasion,
