@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import uuid
 from collections import deque
@@ -50,6 +49,7 @@ from orchestration.readers import (
     read_parquet,
     read_whitespace,
 )
+from orchestration.settings import DUCKDB_MEMORY_LIMIT
 from orchestration.warehouse import give_back_memory, scalar
 
 DATE_IN_PATH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -411,8 +411,7 @@ class Loader:
         self.raw_dir = raw_dir
         self.mapping = mapping
         # The same ceiling as dbt's connection (profiles.yml); rows need no insertion order.
-        limit = os.environ.get("CLIENTELE_DUCKDB_MEMORY_LIMIT", "8GB")
-        con.execute(f"set memory_limit = '{limit}'")
+        con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         con.execute("set preserve_insertion_order = false")
         ensure_raw_schema(con)
 

@@ -34,6 +34,7 @@ import duckdb
 from orchestration.contract import PII_COLUMNS
 from orchestration.ingest import q as quote
 from orchestration.offers import DDL as OFFER_DDL
+from orchestration.settings import DUCKDB_MEMORY_LIMIT
 from orchestration.warehouse import quote_identifier
 
 # How a published table relates to the as-of date D, by its as_of_date column.
@@ -224,7 +225,7 @@ def build_file(
 ) -> tuple[dict[str, int], dict[str, list[str]]]:
     """Write the complete publication into the new file ``path``, checkpointed and closed."""
     tables = list(tables)
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     try:
         con.execute(
             f"attach {literal(path)} as published (storage_version {literal(STORAGE_VERSION)})"

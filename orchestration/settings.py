@@ -80,6 +80,9 @@ def current() -> Paths:
 
 # Scheduling. The nightly run starts at 02:00 in this timezone and computes D = yesterday.
 TIMEZONE = os.environ.get("CLIENTELE_TIMEZONE", "UTC")
+# DuckDB's memory ceiling for every connection that does heavy work: ingestion, dbt
+# (profiles.yml reads the same variable) and the publication.
+DUCKDB_MEMORY_LIMIT = os.environ.get("CLIENTELE_DUCKDB_MEMORY_LIMIT", "8GB")
 # First as-of date the Dagster UI offers for backfills (the real sample starts 2009-12-01).
 PARTITION_START = os.environ.get("CLIENTELE_PARTITION_START", "2009-01-01")
 # Owners shown on every asset in the UI.
