@@ -206,6 +206,13 @@ rfm as (
 -- 5.6 Value tier. most_valuable: top mvc_share by contribution_12m (> 0) among purchasing
 -- customers not below zero; most_growable: top growable_headroom_share by headroom among the
 -- purchasing customers left, with a known clv_12m and enough p_alive.
+-- The ranks are computed on the few columns they read and joined back (value_ranked): a window
+-- sorts every column its rows carry, and by now each row carries its reason texts.
+value_inputs as (
+    select customer_id, occasions, contribution_12m, potential_clv_12m, clv_12m
+    from inputs
+),
+
 value_mvc as (
     select
         *,
@@ -220,7 +227,7 @@ value_mvc as (
             as contribution_top_ranks,
         count(*) over (partition by occasions >= 1 and contribution_12m >= 0)
             as contribution_population
-    from rfm
+    from value_inputs
 ),
 
 value_growth as (
@@ -251,6 +258,14 @@ value_growth_ranked as (
             )
         ) as headroom_population
     from value_growth
+),
+
+value_ranked as (
+    select
+        rfm.*,
+        ranks.* exclude (customer_id, occasions, contribution_12m, potential_clv_12m, clv_12m)
+    from rfm
+    inner join value_growth_ranked as ranks using (customer_id)
 ),
 
 value_tier as (
@@ -289,7 +304,7 @@ value_tier as (
                     else ''
                 end
         end as headroom_txt
-    from value_growth_ranked
+    from value_ranked
 ),
 
 value_tier_explained as (
@@ -407,8 +422,14 @@ ladder as (
 ),
 
 -- 5.9 The ten customer types, first match. desired: a prospect whose look-alike clv_12m ranks
--- in the top desired_lookalike_share of the prospects with a look-alike score.
-ten_ranked as (
+-- in the top desired_lookalike_share of the prospects with a look-alike score (ranked on the
+-- columns it reads, as the value tier is).
+lookalike_inputs as (
+    select customer_id, lifecycle, lookalike_clv_12m
+    from lifecycle
+),
+
+lookalike_ranks as (
     select
         *,
         lifecycle = 'prospect' and lookalike_clv_12m is not null as is_desired_candidate,
@@ -422,7 +443,15 @@ ten_ranked as (
         count(*) over (
             partition by lifecycle = 'prospect' and lookalike_clv_12m is not null
         ) as lookalike_population
+    from lookalike_inputs
+),
+
+ten_ranked as (
+    select
+        ladder.*,
+        ranks.* exclude (customer_id, lifecycle, lookalike_clv_12m)
     from ladder
+    inner join lookalike_ranks as ranks using (customer_id)
 ),
 
 ten_types as (
