@@ -69,10 +69,13 @@ months as (
 -- that span the customer is active at the month ends up to window_days after the occasion, and
 -- has 2+ occasions in the window while the previous occasion is within it too. One row per
 -- customer and month end at most: a range join of spans, not of every occasion in a window.
+-- The next occasion is kept for the lapse silences below (one window for both).
 spans as (
     select
         customer_id,
         occasion_date,
+        occasion_number,
+        lead(occasion_date) over latest as next_occasion_date,
         least(
             coalesce(lead(occasion_date) over latest - 1, {{ as_of() }}),
             occasion_date + ({{ window_days }} - 1)
@@ -127,16 +130,8 @@ new_customers as (
 -- to the next occasion or D: computed for those few occasions alone, from their earlier gaps
 -- (a running median over every occasion cost most of this model).
 silences as (
-    select *
-    from (
-        select
-            customer_id,
-            occasion_date,
-            occasion_number,
-            lead(occasion_date) over (partition by customer_id order by occasion_date)
-                as next_occasion_date
-        from occasions
-    )
+    select customer_id, occasion_date, occasion_number, next_occasion_date
+    from spans
     where occasion_number >= 2
         and coalesce(next_occasion_date, {{ as_of() }}) - occasion_date
             > {{ var('lapse_min_days') }}
