@@ -50,7 +50,7 @@ from orchestration.readers import (
     read_whitespace,
 )
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
-from orchestration.warehouse import give_back_memory, scalar
+from orchestration.warehouse import scalar
 
 DATE_IN_PATH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # Drops landed before they are classified and committed together: bounds memory on big loads.
@@ -452,9 +452,6 @@ class Loader:
             "drop table if exists _files; drop table if exists _checked; "
             "drop table if exists _dupes"
         )
-        # The landing batches are freed: give them back, or the process holds a gigabyte per
-        # 10M lines through the dbt steps that follow.
-        give_back_memory()
         if source.mandatory and not self._has_rows(source):
             raise IngestError(
                 f"{source_dir}: the mandatory source '{source.name}' has no valid rows"
