@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration import ingest
 from orchestration.ingest import IngestError, Loader
 
 ORDER_HEADER = "order_id,customer_id,ordered_at,product_id,quantity,unit_price,line_number"
@@ -101,6 +102,32 @@ def test_guest_lines_are_staged_not_quarantined(con, raw):
     load(con, raw)
     assert quarantine(con) == []
     assert con.execute("select customer_id from raw.orders").fetchall() == [(None,)]
+
+
+def test_values_are_trimmed_of_unicode_spaces_and_blank_is_missing(con, raw):
+    line = " o1 ,\u00a0c1\u3000,2025-01-02 , p1,\u20021 ,3.50,1\no2,\u00a0,2025-01-02,p1,1,2,1"
+    write(raw / "orders" / "2025-01-02.csv", f"{ORDER_HEADER}\n{line}\n")
+    load(con, raw)
+    assert quarantine(con) == []
+    assert con.execute(
+        "select order_id, customer_id, product_id, quantity from raw.orders order by 1"
+    ).fetchall() == [("o1", "c1", "p1", 1), ("o2", None, "p1", 1)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abc", "", " ", "\u00a0", " a", "a ", "!a", "\ta\t", "a\u00a0", "\u3000a", "\u2009a\u2009",
+        "é", "aéb", "a\u200b", "\u200ba", "a\n", "\x01a", " \u00a0 mixed\u2003 ", None,
+    ],
+)  # fmt: skip
+def test_trimming_shortcut_equals_duckdb_trim(con, value):
+    # ingestion trims only values that may need it; the result must be trim()'s exactly
+    con.execute("create or replace temp table t as select ?::VARCHAR as v", [value])
+    shortcut, reference = con.execute(
+        f"select {ingest._text('v')}, nullif(trim(v), '') from t"
+    ).fetchall()[0]
+    assert shortcut == reference
 
 
 def test_row_numbers_are_file_lines_around_malformed_ones(con, raw):
