@@ -223,6 +223,37 @@ def test_monthly_kpis_add_up_to_the_lifetime_facts(warehouse, facts):
     assert pd.isna(kpi["retention_rate"].iloc[0])
 
 
+def test_monthly_retention_is_active_at_both_month_ends(warehouse):
+    # Brute force from the occasions: who was active (an occasion within window_12m_days) at
+    # each month end, and who of them still at the next one.
+    window = product_vars()["window_12m_days"]
+    kpi = frame(warehouse, "select month, month_end, retention_rate from main.kpi_monthly")
+    occasions = frame(
+        warehouse,
+        """select o.customer_id, o.occasion_date
+           from intermediate.int_purchase_occasions o
+           join intermediate.int_scorecard_customers c using (customer_id)
+           where c.role = 'external'""",
+    )
+    occasions["occasion_date"] = pd.to_datetime(occasions["occasion_date"])
+    kpi = kpi.sort_values("month").reset_index(drop=True)
+    active_at = []
+    for month_end in pd.to_datetime(kpi["month_end"]):
+        since = month_end - pd.Timedelta(days=window - 1)
+        in_window = occasions["occasion_date"].between(since, month_end)
+        active_at.append(set(occasions.loc[in_window, "customer_id"]))
+    checked = 0
+    for i in range(1, len(kpi)):
+        previous, now = active_at[i - 1], active_at[i]
+        if not previous:
+            assert pd.isna(kpi.loc[i, "retention_rate"])
+            continue
+        expected = len(previous & now) / len(previous)
+        assert kpi.loc[i, "retention_rate"] == pytest.approx(expected), kpi.loc[i, "month"]
+        checked += 1 if 0 < expected < 1 else 0
+    assert checked >= 6, "the data must exercise both retained and lost customers"
+
+
 def test_cohort_retention(warehouse, facts):
     cohorts = frame(warehouse, "select * from main.cohort_retention")
     external = facts[(facts["is_employee"] != True) & (facts["occasions"] > 0)]  # noqa: E712

@@ -125,17 +125,31 @@ activity as (
     group by month
 ),
 
+-- Retained at a month end: active at the previous one and still active. A customer active at
+-- the previous month end drops out only where the span covering it expires (no next occasion
+-- within window_days) before this month end, with no new occasion by then. Counting those
+-- expiries per span replaces a join of ~50M customer-months with themselves at 100M lines.
+expiries as (
+    select
+        cast(date_trunc('month', active_until + 1) as date) as month,
+        count(*) as customers
+    from spans
+    where occasion_date < date_trunc('month', active_until + 1)
+        and coalesce(next_occasion_date, {{ as_of() }} + 1)
+            > least(last_day(active_until + 1), {{ as_of() }})
+        and active_until < least(last_day(active_until + 1), {{ as_of() }})
+    group by 1
+),
+
 retention as (
     select
         months.month,
-        count(previous.customer_id) as previously_active,
-        count(still.customer_id) as retained_customers
+        previous.active_customers as previously_active,
+        previous.active_customers - coalesce(expiries.customers, 0) as retained_customers
     from months
-    inner join active as previous
+    inner join activity as previous
         on previous.month = cast(months.month - interval 1 month as date)
-    left join active as still
-        on still.month = months.month and still.customer_id = previous.customer_id
-    group by months.month
+    left join expiries on expiries.month = months.month
 ),
 
 new_customers as (
