@@ -1,7 +1,7 @@
 -- One personality tag given to a customer by a sales rep.
 select
-    trim(customer_id) as customer_id,
-    lower(trim(tag)) as tag,
+    customer_id,
+    lower(tag) as tag,
     tagged_at,
     cast(tagged_at as date) as tagged_date,
     tagged_by

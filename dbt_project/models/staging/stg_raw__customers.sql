@@ -5,18 +5,18 @@ with source as (
 )
 
 select
-    trim(customer_id) as customer_id,
+    customer_id,
     _drop_date as delivered_date,
     _file as source_file,
     _row_number as source_row,
     signed_up_at,
     cast(signed_up_at as date) as signed_up_date,
-    lower(customer_kind) as customer_kind,
+    customer_kind,
     is_employee,
-    nullif(trim(referred_by), '') as referred_by,
-    coalesce(nullif(trim(acquisition_channel), ''), 'unknown') as acquisition_channel,
+    referred_by,
+    coalesce(acquisition_channel, 'unknown') as acquisition_channel,
     acquisition_cost,
-    coalesce(nullif(trim(region), ''), 'unknown') as region,
+    coalesce(region, 'unknown') as region,
     email,
     name,
     phone

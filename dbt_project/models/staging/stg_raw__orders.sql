@@ -7,13 +7,13 @@ with source as (
 normalized as (
     select
         order_id,
-        nullif(trim(customer_id), '') as customer_id,
+        customer_id,
         ordered_at,
         cast(ordered_at as date) as order_date,
-        trim(product_id) as product_id,
+        product_id,
         line_number,
-        coalesce(lower(status), 'completed') as status,
-        case when lower(status) = 'returned' then -abs(quantity) else quantity end as quantity,
+        coalesce(status, 'completed') as status,
+        case when status = 'returned' then -abs(quantity) else quantity end as quantity,
         unit_price,
         coalesce(discount, 0) as discount,
         unit_cost,

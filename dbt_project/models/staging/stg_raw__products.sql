@@ -4,7 +4,7 @@ with source as (
 )
 
 select
-    trim(product_id) as product_id,
+    product_id,
     _drop_date as delivered_date,
     _file as source_file,
     _row_number as source_row,

@@ -1,7 +1,7 @@
 -- One survey response, with CSAT-only answers mapped onto the NPS scale (SPEC §3).
 select
     response_id,
-    trim(customer_id) as customer_id,
+    customer_id,
     responded_at,
     cast(responded_at as date) as responded_date,
     nps_score,
