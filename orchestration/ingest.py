@@ -217,10 +217,10 @@ def insert_rows(
 def _text(column: str) -> str:
     """A landed value, trimmed; empty is NULL.
 
-    DuckDB's ``trim`` removes Unicode space separators and copies every value it is given,
-    which was a third of classifying. Almost no value needs it: one whose first character is
-    not below '!', whose last is not a space and which is all ASCII comes out of ``trim``
-    unchanged, so only the others are trimmed (exactly the same result, half the cost)."""
+    DuckDB's ``trim`` removes Unicode space separators and copies every value it is given: a
+    third of classifying. A value whose first character is not below '!', whose last is not a
+    space and which is all ASCII comes out of ``trim`` unchanged, so only the others (almost
+    none) are trimmed: the same result, and 14 columns of 5M lines in 2.1 s instead of 3.4 s."""
     value = q(column)
     needs_trim = f"{value} < '!' or ends_with({value}, ' ') or strlen({value}) <> length({value})"
     return f"nullif(case when {needs_trim} then trim({value}) else {value} end, '')"

@@ -130,15 +130,20 @@ activity as (
 -- within window_days) before this month end, with no new occasion by then. Counting those
 -- expiries per span replaces a join of ~50M customer-months with themselves at 100M lines.
 expiries as (
-    select
-        cast(date_trunc('month', active_until + 1) as date) as month,
-        count(*) as customers
-    from spans
-    where occasion_date < date_trunc('month', active_until + 1)
-        and coalesce(next_occasion_date, {{ as_of() }} + 1)
-            > least(last_day(active_until + 1), {{ as_of() }})
-        and active_until < least(last_day(active_until + 1), {{ as_of() }})
-    group by 1
+    select month, count(*) as customers
+    from (
+        select
+            occasion_date,
+            next_occasion_date,
+            active_until,
+            cast(date_trunc('month', active_until + 1) as date) as month,
+            least(last_day(active_until + 1), {{ as_of() }}) as month_end
+        from spans
+    )
+    where occasion_date < month  -- the span covers the previous month end ...
+        and active_until < month_end  -- ... but not this one ...
+        and coalesce(next_occasion_date, {{ as_of() }} + 1) > month_end  -- ... nor a new one
+    group by month
 ),
 
 retention as (
