@@ -58,3 +58,20 @@ def test_dbt_tests_are_asset_checks(definitions):
     checks = {key.name for key in graph.asset_check_keys}
     assert "unique_customer_facts_customer_id" in checks
     assert "rows_reconcile" in checks
+
+
+def test_dbt_resource_skips_what_clientele_does_not_use():
+    """Each dbt step saves a ``dbt --version`` run and an in-process dbt adapter (seconds of
+    fixed cost a night). Both are dagster-dbt internals: an upgrade that renames them must
+    fail here rather than silently bring the cost back."""
+    from importlib.metadata import version
+
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt import dbt_cli
+
+    for hook in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert hasattr(DbtCliResource, hook), f"dagster-dbt no longer has {hook}"
+    resource = dbt_cli()
+    assert str(resource._cli_version) == version("dbt-core")
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
