@@ -17,6 +17,10 @@ Not part of ``make test``. For each size:
    orders, first and last date, sum of quantity x unit_price), in a fresh process, same run;
 4. with ``--peer``: ``bench/peer_pandas.py`` on the same files (killed after ``--peer-timeout``).
 
+``--nightly`` measures an ordinary night instead of the first one: the history up to D - 1 is
+loaded by an unmeasured run, then the run for D loads one new drop per source and rebuilds
+every model, check and publication over the whole history.
+
 One row per (run, stage) is appended to ``bench/results/results.csv``, with the machine, the git
 commit and the load average at the start of the measurement.
 """
@@ -43,6 +47,13 @@ END = dt.date(2026, 6, 30)
 DBT_DIR = ROOT / "dbt_project"
 SEED = 1
 LINES_PER_CUSTOMER = 25
+# What the pipeline run of each mode loads (the end_to_end row's note).
+MODES = {
+    "cold": "full load",
+    "warm": "every drop already loaded",
+    "nightly": "one new drop per source over a loaded history",
+}
+NO_FLOOR = "no floor: it reads every line, the night only one day's"
 FIELDS = [
     "timestamp",
     "run_id",
@@ -356,6 +367,14 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
                 shutil.rmtree(home / sub, ignore_errors=True)
         env = {**os.environ, "CLIENTELE_HOME": str(home)}
         env.pop("DAGSTER_HOME", None)
+        if args.nightly:  # the history up to the day before, loaded cold and not measured
+            before = END - dt.timedelta(days=1)
+            print(f"[{size_name(lines)}] nightly: loading every drop up to {before} ...")
+            done = run_measured(me("--child", "pipeline", str(home), before.isoformat()), env=env)
+            if done["returncode"] != 0 or not last_json(done["stdout"])["success"]:
+                print(done["stdout"][-5000:])
+                raise SystemExit("nightly: the run for the day before failed")
+            row("nightly_history", done["seconds"], load(), note=f"cold run for D = {before}")
         if not args.cold_parse:
             # A deployed project keeps dbt's parse from one night to the next; this home's
             # path is part of the dbt profile, so without this the run would re-parse.
@@ -381,7 +400,7 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
             print(done["stdout"][-5000:])
             raise SystemExit(f"pipeline child failed ({done['returncode']})")
         result = last_json(done["stdout"])
-        mode = "warm" if args.warm else "cold"
+        mode = "warm" if args.warm else "nightly" if args.nightly else "cold"
         for stage, seconds, start, end in result["stages"]:
             per_second = round(n / seconds) if seconds else ""
             peak = peak_between(done["samples"], start, end) if end else ""
@@ -404,13 +423,13 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
             peak_rss_mb=done["peak_rss_mb"],
             cpu_seconds=done["cpu_seconds"],
             note=("ok" if result["success"] else "FAILED: " + ",".join(result["failed"]))
-            + ("; warm: every drop already loaded" if args.warm else "; cold: full load"),
+            + f"; {mode}: {MODES[mode]}",
         )
     else:
         e2e = None
 
     floor = None
-    for _ in range(args.repeat_floor):
+    for _ in range(0 if args.nightly else args.repeat_floor):
         loads = load()
         done = run_measured(me("--child", "floor", str(home)))
         result = last_json(done["stdout"])
@@ -470,10 +489,16 @@ def main() -> int:
     parser.add_argument("--lines", type=float, nargs="+", default=[1e6], help="order lines")
     parser.add_argument("--skip-generate", action="store_true", help="reuse bench/work/<size>")
     parser.add_argument("--skip-pipeline", action="store_true", help="floor/peer only")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--warm",
         action="store_true",
         help="keep the warehouse: a nightly rerun with no new drops (ingest skips by fingerprint)",
+    )
+    mode.add_argument(
+        "--nightly",
+        action="store_true",
+        help=f"the night of D: every drop up to D - 1 loaded first, not measured; {NO_FLOOR}",
     )
     parser.add_argument(
         "--cold-parse",

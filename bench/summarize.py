@@ -36,7 +36,7 @@ GROUPS: list[tuple[str, Callable[[str], bool]]] = [
     ("publish (file, Parquet + CSV exports, report)", lambda s: s == "published__clientele"),
     ("outside the steps (start-up, definitions, run)", lambda s: s == "outside_steps"),
 ]
-SKIP = {"generate", "dbt_parse", "end_to_end", "floor_duckdb", "peer_pandas"}
+SKIP = {"generate", "dbt_parse", "nightly_history", "end_to_end", "floor_duckdb", "peer_pandas"}
 
 
 def load(path: Path) -> dict[str, list[dict]]:
