@@ -75,3 +75,28 @@ def test_dbt_resource_skips_what_clientele_does_not_use():
     resource = dbt_cli()
     assert str(resource._cli_version) == version("dbt-core")
     assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_every_nightly_dbt_test_is_an_asset_check(definitions):
+    """A dbt test that runs at night shows in Dagster as a check, including those that read
+    models of both dbt invocations (a scorecard's totals against customer_facts)."""
+    import json
+
+    from orchestration.dbt import ensure_manifest
+    from orchestration.defs.transform import SQL_ONLY_TESTS
+
+    manifest = json.loads(ensure_manifest().read_text())
+    nightly = {
+        node["name"]: node["depends_on"]["nodes"]
+        for unique_id, node in manifest["nodes"].items()
+        if unique_id.startswith("test.")
+        and SQL_ONLY_TESTS.removeprefix("tag:") not in node["config"].get("tags", [])
+    }
+    across = [
+        name
+        for name, parents in nightly.items()
+        if "model.clientele.customer_facts" in parents and len(parents) > 1
+    ]
+    assert len(across) >= 10, across
+    checks = {key.name for key in definitions.resolve_asset_graph().asset_check_keys}
+    assert set(nightly) - checks == set()

@@ -1,13 +1,16 @@
 """The dbt project as Dagster assets, built for the as-of date D in two invocations.
 
 ``dbt_facts``: staging, intermediate and ``customer_facts`` (dbt tag ``facts``): what the CLV
-model needs. ``dbt_segments_and_marts``: everything else, after the CLV model. Two explicit
-groups keep it to two dbt invocations per run (each costs seconds of fixed start-up) instead of
-letting Dagster split one multi-asset around the Python model. dbt data tests run in the same
-``dbt build`` and show as asset checks. Two kinds of tests run in the test suite instead of every
-night, because they check the SQL, not the night's data: dbt unit tests, and the data tests
-tagged ``grain`` (a GROUP BY's output is unique on its keys whatever the input; at 100M order
-lines these two scans cost 17 s a night).
+model needs. ``dbt_segments_and_marts``: the seeds, segments, scorecards and KPIs (tag
+``segments_and_marts``), after the CLV model. Two explicit groups keep it to two dbt
+invocations per run (each costs seconds of fixed start-up) instead of letting Dagster split one
+multi-asset around the Python model. Each is selected by its own tag, not by excluding the
+other's: an exclusion would drop every test that also reads an excluded model (a scorecard's
+totals against ``customer_facts``), and those tests would be asset checks of neither. dbt data
+tests run in the same ``dbt build`` and show as asset checks. Two kinds of tests run in the
+test suite instead of every night, because they check the SQL, not the night's data: dbt unit
+tests, and the data tests tagged ``grain`` (a GROUP BY's output is unique on its keys whatever
+the input; at 100M order lines these two scans cost 17 s a night).
 """
 
 import os
@@ -24,8 +27,9 @@ from orchestration.dbt import AS_OF_ENV, dbt_project, ensure_manifest
 from orchestration.defs.partitions import as_of_partitions, one_date_per_run
 
 # dbt folder -> Dagster group, so the UI shows the flow ingest -> staging -> facts -> ...
-GROUPS = {"staging": "staging", "intermediate": "facts", "marts": "facts"}
+GROUPS = {"staging": "staging", "intermediate": "facts", "facts": "facts", "marts": "facts"}
 FACTS_SELECTION = "tag:facts"
+SEGMENTS_AND_MARTS_SELECTION = "tag:segments_and_marts"
 SQL_ONLY_TESTS = "tag:grain"  # run by tests/test_dbt_unit_tests.py
 PARTIAL_PARSE = "partial_parse.msgpack"
 
@@ -89,7 +93,8 @@ def dbt_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 @dbt_assets(
     manifest=ensure_manifest(),
-    exclude=f"{FACTS_SELECTION} {SQL_ONLY_TESTS}",
+    select=SEGMENTS_AND_MARTS_SELECTION,
+    exclude=SQL_ONLY_TESTS,
     name="dbt_segments_and_marts",
     dagster_dbt_translator=ClienteleTranslator(),
     partitions_def=as_of_partitions,

@@ -1,5 +1,3 @@
-{{ config(tags=['facts']) }}
-
 -- One row per customer known on D with every fact of SPEC §3.
 -- Prospects (no purchase occasion yet) have NULL purchase dates and gaps, zero counts and money.
 -- Facts that depend on an absent optional source (tickets, surveys, customers) are NULL.
