@@ -369,7 +369,9 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
         env.pop("DAGSTER_HOME", None)
         if args.nightly:  # the history up to the day before, loaded cold and not measured
             before = END - dt.timedelta(days=1)
-            print(f"[{size_name(lines)}] nightly: loading every drop up to {before} ...")
+            print(
+                f"[{size_name(lines)}] nightly: loading every drop up to {before} ...", flush=True
+            )
             done = run_measured(me("--child", "pipeline", str(home), before.isoformat()), env=env)
             if done["returncode"] != 0 or not last_json(done["stdout"])["success"]:
                 print(done["stdout"][-5000:])

@@ -100,3 +100,27 @@ def test_every_nightly_dbt_test_is_an_asset_check(definitions):
     assert len(across) >= 10, across
     checks = {key.name for key in definitions.resolve_asset_graph().asset_check_keys}
     assert set(nightly) - checks == set()
+
+
+def test_every_dbt_model_and_seed_is_built_by_one_invocation(definitions):
+    """The two invocations are chosen by tag: a model in a folder that carries neither tag
+    would never be built, and one with both would be built twice. (``definitions`` loads the
+    code location, which sets the CLIENTELE_HOME that dbt's parse needs.)"""
+    import json
+
+    from orchestration.dbt import ensure_manifest
+    from orchestration.defs.transform import dbt_facts, dbt_segments_and_marts
+
+    manifest = json.loads(ensure_manifest().read_text())
+    nodes = {
+        unique_id: node["config"].get("tags", [])
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed")
+    }
+    in_both_or_neither = {
+        unique_id
+        for unique_id, tags in nodes.items()
+        if ("facts" in tags) == ("segments_and_marts" in tags)
+    }
+    assert in_both_or_neither == set()
+    assert len(dbt_facts.keys) + len(dbt_segments_and_marts.keys) == len(nodes)
