@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +10,23 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from orchestration.dbt import ensure_manifest
 from orchestration.definitions import defs
 
 
 @pytest.fixture(scope="module")
 def definitions() -> dg.Definitions:
     return defs()
+
+
+@pytest.fixture(scope="module")
+def manifest(definitions) -> dict:
+    """dbt's manifest (loading the code location first sets the CLIENTELE_HOME parsing needs)."""
+    return json.loads(ensure_manifest().read_text())
+
+
+def tag(selection: str) -> str:
+    return selection.removeprefix("tag:")
 
 
 def test_dg_check_defs_passes():
@@ -77,20 +89,16 @@ def test_dbt_resource_skips_what_clientele_does_not_use():
     assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
-def test_every_nightly_dbt_test_is_an_asset_check(definitions):
+def test_every_nightly_dbt_test_is_an_asset_check(definitions, manifest):
     """A dbt test that runs at night shows in Dagster as a check, including those that read
     models of both dbt invocations (a scorecard's totals against customer_facts)."""
-    import json
-
-    from orchestration.dbt import ensure_manifest
     from orchestration.defs.transform import SQL_ONLY_TESTS
 
-    manifest = json.loads(ensure_manifest().read_text())
     nightly = {
         node["name"]: node["depends_on"]["nodes"]
         for unique_id, node in manifest["nodes"].items()
         if unique_id.startswith("test.")
-        and SQL_ONLY_TESTS.removeprefix("tag:") not in node["config"].get("tags", [])
+        and tag(SQL_ONLY_TESTS) not in node["config"].get("tags", [])
     }
     across = [
         name
@@ -102,16 +110,11 @@ def test_every_nightly_dbt_test_is_an_asset_check(definitions):
     assert set(nightly) - checks == set()
 
 
-def test_every_dbt_model_and_seed_is_built_by_one_invocation(definitions):
+def test_every_dbt_model_and_seed_is_built_by_one_invocation(manifest):
     """The two invocations are chosen by tag: a model in a folder that carries neither tag
-    would never be built, and one with both would be built twice. (``definitions`` loads the
-    code location, which sets the CLIENTELE_HOME that dbt's parse needs.)"""
-    import json
+    would never be built, and one with both would be built twice."""
+    from orchestration.defs import transform
 
-    from orchestration.dbt import ensure_manifest
-    from orchestration.defs.transform import dbt_facts, dbt_segments_and_marts
-
-    manifest = json.loads(ensure_manifest().read_text())
     nodes = {
         unique_id: node["config"].get("tags", [])
         for unique_id, node in manifest["nodes"].items()
@@ -120,7 +123,9 @@ def test_every_dbt_model_and_seed_is_built_by_one_invocation(definitions):
     in_both_or_neither = {
         unique_id
         for unique_id, tags in nodes.items()
-        if ("facts" in tags) == ("segments_and_marts" in tags)
+        if (tag(transform.FACTS_SELECTION) in tags)
+        == (tag(transform.SEGMENTS_AND_MARTS_SELECTION) in tags)
     }
     assert in_both_or_neither == set()
-    assert len(dbt_facts.keys) + len(dbt_segments_and_marts.keys) == len(nodes)
+    built = len(transform.dbt_facts.keys) + len(transform.dbt_segments_and_marts.keys)
+    assert built == len(nodes)
