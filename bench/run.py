@@ -9,10 +9,10 @@ Not part of ``make test``. For each size:
 1. generate ``lines / 25`` customers (seed 1, three years ending 2026-06-30) into
    ``bench/work/<size>/raw`` (git-ignored); timed, but not part of end to end;
 2. on a fresh warehouse and Dagster instance in that home, run the nightly job in a child
-   process through ``orchestration.cli.run_pipeline`` for D = the data's end date. Stage times
-   come from the run's Dagster event log (step start -> success/failure of every step); the
-   parent polls ``/proc`` for the resident memory of the whole process tree (dbt runs as a
-   subprocess) and reports its peak;
+   process through ``orchestration.operations.nights.run_night`` for D = the data's end date.
+   Stage times come from the run's Dagster event log (step start -> success/failure of every
+   step); the parent polls ``/proc`` for the resident memory of the whole process tree (dbt
+   runs as a subprocess) and reports its peak;
 3. the floor: one DuckDB ``read_csv`` aggregate of the raw order lines per customer (distinct
    orders, first and last date, sum of quantity x unit_price), in a fresh process, same run;
 4. with ``--peer``: ``bench/peer_pandas.py`` on the same files (killed after ``--peer-timeout``).
@@ -232,11 +232,11 @@ def stage_of(step_key: str) -> str:
 def child_pipeline(home: Path, as_of: dt.date) -> dict:
     started = time.perf_counter()
     from orchestration import settings
-    from orchestration.cli import run_pipeline
+    from orchestration.operations.nights import run_night
 
     paths = settings.activate(str(home))
     imported = time.perf_counter()
-    result = run_pipeline(paths, as_of)
+    result = run_night(paths, as_of)
     finished = time.perf_counter()
     import dagster as dg
 
@@ -413,7 +413,7 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
             "outside_steps",
             done["seconds"] - steps,
             loads,
-            note=f"{mode}: start-up, definitions; {outside_run:.1f} s outside run_pipeline "
+            note=f"{mode}: start-up, definitions; {outside_run:.1f} s outside run_night "
             "(interpreter start and exit, reading the event log)",
         )
         total = done["seconds"]

@@ -1,7 +1,8 @@
 """``clientele``: the pipeline for people without the Dagster UI.
 
 clientele generate --customers 500 --seed 7 [--days 1095] [--end D] [--dirt] [--home DIR]
-clientele run [--as-of D] [--home DIR]
+clientele run [--as-of D] [--home DIR] [--publish-older] [--rebuild-warehouse]
+clientele backfill --from D1 [--to D2] [--every day|week|month] [--home DIR]
 clientele allocate --slots 10 --policy top_clv [--seed S] [--exclude X ...] [--home DIR]
 clientele report [--as-of D] [--home DIR]
 clientele serve [--home DIR]
@@ -13,43 +14,14 @@ import argparse
 import datetime as dt
 import os
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from orchestration import settings
-
-DAGSTER_YAML = """\
-# Written by clientele: the working DuckDB file takes one writer at a time.
-concurrency:
-  pools:
-    default_limit: 1
-  runs:
-    tag_concurrency_limits:
-      - key: "clientele/warehouse"
-        limit: 1
-telemetry:
-  enabled: false
-"""
-
-
-def prepare_dagster_home(paths: settings.Paths) -> Path:
-    """A Dagster instance folder inside the clientele home, set up for one writer at a time."""
-    home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home)
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
-
-
-def latest_data_date(paths: settings.Paths) -> dt.date:
-    """The as-of date of a manual run: the newest drop date of the orders source."""
-    from orchestration.ingest import find_drops
-
-    drops = find_drops(paths.source_dir("orders"))
-    if not drops:
-        raise SystemExit(f"clientele: no order drops under {paths.source_dir('orders')}")
-    return max(drops)
+from orchestration.operations import nights
+from orchestration.operations.locks import Holder
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -65,52 +37,113 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pipeline(paths: settings.Paths, as_of: dt.date):
-    """Materialize every asset of the nightly job for ``as_of`` in this process."""
-    import dagster as dg
-
-    prepare_dagster_home(paths)
-    from orchestration.definitions import defs
-
-    job = defs().resolve_job_def("clientele_nightly")
-    with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(
-            partition_key=as_of.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     paths = settings.activate(args.home)
     if bool(args.mapping) != bool(args.input):
         raise SystemExit("clientele: --mapping and --input go together")
-    if args.mapping:
-        from orchestration import mapping
-
-        try:
-            chosen = mapping.load(args.mapping)
-            placed = mapping.import_input(chosen, Path(args.input).resolve(), paths.raw)
-        except (mapping.MappingError, mapping.IngestError) as exc:
-            print(f"clientele: {exc}", file=sys.stderr)
+    if args.mapping and import_mapped(paths, args.mapping, Path(args.input).resolve()) != 0:
+        return 2
+    try:
+        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else nights.latest_data_date(paths)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"clientele: {exc}") from exc
+    run_id = str(uuid.uuid4())
+    with holding(paths, run_id, f"clientele run --as-of {as_of}") as held:
+        if not held:
             return 2
-        print(f"clientele: mapping '{chosen.name}' imported {len(placed)} file(s) into {paths.raw}")
-    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else latest_data_date(paths)
-    print(f"clientele: running every asset for as-of date {as_of} (home {paths.home})")
-    result = run_pipeline(paths, as_of)
+        if args.rebuild_warehouse:
+            rebuild_warehouse(paths)
+        print(f"clientele: running every asset for as-of date {as_of} (home {paths.home})")
+        result = nights.run_night(paths, as_of, publish_older=args.publish_older, run_id=run_id)
+    return report_night(paths, as_of, result)
+
+
+def import_mapped(paths: settings.Paths, mapping_name: str, input_path: Path) -> int:
+    """Import the user's export through a mapping; 0, or 2 after printing why it could not."""
+    from orchestration import mapping
+
+    try:
+        chosen = mapping.load(mapping_name)
+        placed = mapping.import_input(chosen, input_path, paths.raw)
+    except (mapping.MappingError, mapping.IngestError) as exc:
+        print(f"clientele: {exc}", file=sys.stderr)
+        return 2
+    print(f"clientele: mapping '{chosen.name}' imported {len(placed)} file(s) into {paths.raw}")
+    for path in mapping.unmatched_inputs(chosen, input_path):
+        print(f"clientele: WARNING {path} matches no source of the mapping: not imported")
+    return 0
+
+
+@contextmanager
+def holding(paths: settings.Paths, run_id: str, what: str) -> Iterator[bool]:
+    """Hold the warehouse for a command, or say who holds it (yields False)."""
+    try:
+        with nights.holding_warehouse(paths, Holder.now(run_id, what), wait=False):
+            yield True
+    except nights.WarehouseBusy as busy:
+        print(f"clientele: {busy}", file=sys.stderr)
+        yield False
+
+
+def rebuild_warehouse(paths: settings.Paths) -> None:
+    """Move the warehouse aside (it is rebuilt from the raw drops by the run that follows)."""
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    for path in (paths.warehouse, paths.warehouse.with_name(paths.warehouse.name + ".wal")):
+        if path.exists():
+            aside = path.with_name(f"{path.name}.{stamp}.aside")
+            path.replace(aside)
+            print(f"clientele: moved {path} to {aside}; rebuilding from {paths.raw}")
+
+
+def report_night(paths: settings.Paths, as_of: dt.date, result) -> int:
+    """Print what a night did (published or not, warnings, where outputs are); exit code."""
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        print(f"clientele: run FAILED (steps: {', '.join(failed) or 'see log'})", file=sys.stderr)
-        for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data.error:
-                print(event.step_failure_data.error.message.strip(), file=sys.stderr)
+        for line in nights.failure_lines(result):
+            print(f"clientele: {line}", file=sys.stderr)
         return 1
     export_dir = paths.export_dir(as_of.isoformat())
-    print(f"clientele: done. Warehouse (pipeline only): {paths.warehouse}")
-    print(f"  published for BI:  {paths.published}")
-    print(f"  scorecards:        {export_dir}/loyalty_scorecard.csv, profitability_scorecard.csv")
-    print(f"  report:            {export_dir}/report.html")
+    for line in nights.warning_lines(result):
+        print(f"clientele: {line}")
+    print(f"clientele: {as_of} done: {'; '.join(nights.publication_lines(result))}")
+    print(f"  warehouse (pipeline only): {paths.warehouse}")
+    print(f"  published for BI:          {paths.published}")
+    print(f"  scorecards:                {export_dir}/loyalty_scorecard.csv (and .parquet)")
+    print(f"                             {export_dir}/profitability_scorecard.csv")
+    print(f"  report:                    {export_dir}/report.html")
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Every as-of date from --from to --to (every day, week or month), then the newest."""
+    paths = settings.activate(args.home)
+    try:
+        dates = nights.plan_backfill(
+            paths,
+            dt.date.fromisoformat(args.start),
+            dt.date.fromisoformat(args.end) if args.end else None,
+            args.every,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"clientele: {exc}") from exc
+    backfill_id = str(uuid.uuid4())
+    print(
+        f"clientele: backfill {backfill_id[:8]} of {len(dates)} as-of dates: "
+        f"{dates[0]} .. {dates[-1]} (every {args.every}, then the newest)"
+    )
+    with holding(paths, backfill_id, f"clientele backfill --from {args.start}") as held:
+        if not held:
+            return 2
+        for as_of in dates:
+            result = nights.run_night(
+                paths,
+                as_of,
+                publish_older=args.publish_older,
+                tags={nights.BACKFILL_TAG: backfill_id},
+                log_level="WARNING",
+            )
+            if report_night(paths, as_of, result) != 0:
+                print(f"clientele: backfill stopped at {as_of}", file=sys.stderr)
+                return 1
     return 0
 
 
@@ -125,7 +158,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     from orchestration import offers
 
     paths = settings.activate(args.home)
-    prepare_dagster_home(paths)
+    nights.prepare_dagster_home(paths)
     from orchestration.definitions import defs
 
     exclusions = [] if args.no_default_exclusions else list(offers.DEFAULT_EXCLUSIONS)
@@ -141,8 +174,12 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         "cooldown_days": -1 if args.cooldown_days is None else args.cooldown_days,
     }
     job = defs().resolve_job_def("allocate_offer")
-    with dg.DagsterInstance.get() as instance:
+    run_id = str(uuid.uuid4())
+    with holding(paths, run_id, "clientele allocate") as held, dg.DagsterInstance.get() as instance:
+        if not held:
+            return 2
         result = job.execute_in_process(
+            run_id=run_id,
             run_config={
                 "ops": {"allocate_offer_op": {"config": config}},
                 "loggers": {"console": {"config": {"log_level": "WARNING"}}},
@@ -151,9 +188,8 @@ def cmd_allocate(args: argparse.Namespace) -> int:
             raise_on_error=False,
         )
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data.error:
-                print(event.step_failure_data.error.message.strip(), file=sys.stderr)
+        for line in nights.failure_lines(result):
+            print(f"clientele: {line}", file=sys.stderr)
         print("clientele: allocation FAILED", file=sys.stderr)
         return 1
     print(result.output_for_node("allocate_offer_op"))
@@ -177,7 +213,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     paths = settings.activate(args.home)
-    prepare_dagster_home(paths)
+    nights.prepare_dagster_home(paths)
     dagster = Path(sys.executable).parent / "dagster"
     os.execv(
         str(dagster),
@@ -219,7 +255,30 @@ def parser() -> argparse.ArgumentParser:
         "legacy_text) to import --input with",
     )
     run.add_argument("--input", help="your export: a file or a folder")
+    run.add_argument(
+        "--publish-older",
+        action="store_true",
+        help="replace the published file even if it holds a newer as-of date",
+    )
+    run.add_argument(
+        "--rebuild-warehouse",
+        action="store_true",
+        help="move the warehouse aside and rebuild it from the raw drops (a corrupt file)",
+    )
     run.set_defaults(func=cmd_run)
+
+    back = with_home(
+        sub.add_parser("backfill", help="compute many as-of dates in order, then the newest")
+    )
+    back.add_argument("--from", dest="start", required=True, help="first as-of date YYYY-MM-DD")
+    back.add_argument("--to", dest="end", help="last as-of date (default: latest order drop)")
+    back.add_argument("--every", choices=sorted(nights.EVERY), default="month")
+    back.add_argument(
+        "--publish-older",
+        action="store_true",
+        help="publish each date even when the published file holds a newer one",
+    )
+    back.set_defaults(func=cmd_backfill)
 
     alloc = with_home(sub.add_parser("allocate", help="allocate a limited offer (SPEC §6)"))
     alloc.add_argument("--slots", type=int, required=True, help="how many customers get it")

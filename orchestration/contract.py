@@ -170,6 +170,10 @@ SOURCES: dict[str, Source] = {
     s.name: s for s in (PRODUCTS, CUSTOMERS, ORDERS, TICKETS, SURVEYS, CUSTOMER_TAGS)
 }
 
+# Raw files below ``<source>/history/`` are history (an imported export): loaded by every run,
+# each row visible from its own event date (orchestration/ingest.py).
+HISTORY_DIR = "history"
+
 # Columns that never leave the working warehouse (SPEC §1, Privacy).
 PII_COLUMNS = frozenset({"email", "name", "phone"})
 

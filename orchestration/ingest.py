@@ -5,12 +5,20 @@ name). Loading a drop replaces whatever an earlier load of that drop wrote, in o
 so re-ingesting is idempotent and a corrected file replaces the rows of the one it supersedes.
 Unchanged drops are skipped by fingerprint.
 
+A row becomes visible to the models on its ``_visible_from`` date: a daily drop's rows on the
+drop date (the night they arrived, so a backfill for D sees what that night saw), a *history*
+file's rows on their own event date. History files (``raw/<source>/history/<date>/...``, what
+``clientele run --mapping`` makes of an imported export) hold months or years of events at
+once; they are loaded by every run, whatever its as-of date, and each as-of date sees exactly
+the events up to it.
+
 Tables written (schema ``raw``):
 - ``raw.<source>``: accepted rows, typed, with load metadata (``_file``, ``_row_number``,
-  ``_drop_date``, ``_load_id``, ``_loaded_at``);
+  ``_drop_date``, ``_visible_from``, ``_load_id``, ``_loaded_at``);
 - ``raw.quarantine``: rejected rows with a machine-readable ``reason``, the ``column_name`` at
   fault and the raw ``record`` as JSON;
-- ``raw.reconciliation``: per file, rows read = rows staged + rows quarantined;
+- ``raw.reconciliation``: per file, rows read = rows staged + rows quarantined (``history``
+  marks history files);
 - ``raw.loaded_drops``: the fingerprint of each loaded drop.
 """
 
@@ -32,6 +40,7 @@ import pyarrow as pa
 from orchestration.contract import (
     BOOLEAN,
     DECIMAL,
+    HISTORY_DIR,
     INTEGER,
     SOURCES,
     TEXT,
@@ -53,6 +62,8 @@ from orchestration.settings import DUCKDB_MEMORY_LIMIT
 from orchestration.warehouse import scalar
 
 DATE_IN_PATH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# Rows of a history file of a source without an event time (products) are always visible.
+ALWAYS = "date '0001-01-01'"
 # Drops landed before they are classified and committed together: bounds memory on big loads.
 LANDING_ROW_LIMIT = 5_000_000
 # Files read in parallel ahead of landing (see Loader._read_ahead).
@@ -67,9 +78,14 @@ SQL_TYPES = {
     INTEGER: "BIGINT",
     BOOLEAN: "BOOLEAN",
 }
-LOAD_COLUMNS = (
-    "_file VARCHAR, _row_number BIGINT, _drop_date DATE, _load_id VARCHAR, _loaded_at TIMESTAMP"
-)
+LOAD_COLUMNS = {
+    "_file": "VARCHAR",
+    "_row_number": "BIGINT",
+    "_drop_date": "DATE",
+    "_visible_from": "DATE",
+    "_load_id": "VARCHAR",
+    "_loaded_at": "TIMESTAMP",
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,11 @@ def drop_date_of(path: Path, source_dir: Path) -> dt.date:
         raise IngestError(f"{path}: invalid drop date in the name ({exc})") from exc
 
 
+def is_history(path: Path, source_dir: Path) -> bool:
+    """A history file: below ``<source>/history/``, its rows visible on their event date."""
+    return path.relative_to(source_dir).parts[0] == HISTORY_DIR
+
+
 def find_drops(source_dir: Path) -> dict[dt.date, list[Path]]:
     """Every data file below a source folder, grouped by drop date (hidden files ignored)."""
     drops: dict[dt.date, list[Path]] = {}
@@ -161,13 +182,23 @@ def fingerprint(files: Iterable[Path]) -> str:
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     for source in SOURCES.values():
-        columns = ", ".join(f"{q(c.name)} {SQL_TYPES[c.kind]}" for c in source.columns)
-        con.execute(f"create table if not exists raw.{q(source.name)} ({columns}, {LOAD_COLUMNS})")
-        for c in source.columns:  # the contract may have grown since the table was made
-            con.execute(
-                f"alter table raw.{q(source.name)} add column if not exists "
-                f"{q(c.name)} {SQL_TYPES[c.kind]}"
-            )
+        columns = {c.name: SQL_TYPES[c.kind] for c in source.columns} | LOAD_COLUMNS
+        table = f"raw.{q(source.name)}"
+        listed = ", ".join(f"{q(name)} {kind}" for name, kind in columns.items())
+        con.execute(f"create table if not exists {table} ({listed})")
+        present = {
+            row[0]
+            for row in con.execute(
+                "select column_name from duckdb_columns() where database_name = current_database()"
+                " and schema_name = 'raw' and table_name = ?",
+                [source.name],
+            ).fetchall()
+        }
+        for name, kind in columns.items():  # the contract may have grown since
+            if name not in present:
+                con.execute(f"alter table {table} add column {q(name)} {kind}")
+        if "_visible_from" not in present:  # rows loaded before it: visible on their drop date
+            con.execute(f"update {table} set _visible_from = _drop_date")
     con.execute(
         """create table if not exists raw.quarantine (
             source VARCHAR, drop_date DATE, file VARCHAR, row_number BIGINT, reason VARCHAR,
@@ -176,7 +207,10 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """create table if not exists raw.reconciliation (
             source VARCHAR, drop_date DATE, file VARCHAR, rows_read BIGINT, rows_staged BIGINT,
-            rows_quarantined BIGINT, load_id VARCHAR, loaded_at TIMESTAMP)"""
+            rows_quarantined BIGINT, load_id VARCHAR, loaded_at TIMESTAMP, history BOOLEAN)"""
+    )
+    con.execute(
+        "alter table raw.reconciliation add column if not exists history BOOLEAN default false"
     )
     con.execute(
         """create table if not exists raw.loaded_drops (
@@ -323,9 +357,15 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
     business = ", ".join(q(c) for c in names)
     key = ", ".join(_typed(k) for k in source.key)
     key_complete = " and ".join(f"{_typed(k)} is not null" for k in source.key)
+    visible = (
+        f"coalesce(cast({_typed(source.event_time)} as DATE), _drop_date)"
+        if source.event_time
+        else ALWAYS
+    )
     checked = f"""
         create or replace temp table _checked as
-        select _file, _row_number, _drop_date, {keep},
+        select _file, _row_number, _drop_date,
+            case when _history then {visible} else _drop_date end as _visible_from, {keep},
             {reasons}[_rule] as _reason, {columns}[_rule] as _column, _line_hash, _key_hash
         from (
             select *,
@@ -336,7 +376,7 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
                 select *, {rule} as _rule
                 from (
                     select *, {typed}
-                    from (select _file, _row_number, _drop_date, {trimmed} from _landing)
+                    from (select _file, _row_number, _drop_date, _history, {trimmed} from _landing)
                 )
             )
         )
@@ -425,10 +465,16 @@ class Loader:
     # -- public ---------------------------------------------------------------------------
 
     def load(self, source_name: str, up_to: dt.date | None = None) -> SourceLoad:
-        """Bring ``raw.<source>`` up to date with every drop dated on or before ``up_to``."""
+        """Bring ``raw.<source>`` up to date with every drop dated on or before ``up_to`` and
+        every drop that holds a history file (whatever its date: each row is visible from its
+        own event date)."""
         source = SOURCES[source_name]
         source_dir = self.raw_dir / source.name
-        drops = {d: files for d, files in find_drops(source_dir).items() if not up_to or d <= up_to}
+        drops = {
+            d: files
+            for d, files in find_drops(source_dir).items()
+            if not up_to or d <= up_to or any(is_history(f, source_dir) for f in files)
+        }
         if source.mandatory and not drops and not self._has_rows(source):
             raise IngestError(f"{source_dir}: no files for the mandatory source '{source.name}'")
         known = dict(
@@ -475,13 +521,16 @@ class Loader:
             """create or replace temp table _malformed (
                 _file VARCHAR, _drop_date DATE, _row_number BIGINT, record VARCHAR)"""
         )
-        self.con.execute("create or replace temp table _files (_file VARCHAR, _drop_date DATE)")
+        self.con.execute(
+            "create or replace temp table _files (_file VARCHAR, _drop_date DATE, _history BOOLEAN)"
+        )
         self._unregister_landing()
-        names = [*source.column_names, "_row_number", "_file", "_drop_date"]
-        types = [pa.string()] * len(source.column_names) + [pa.int64(), pa.string(), pa.date32()]
+        names = [*source.column_names, "_row_number", "_file", "_drop_date", "_history"]
+        types = [pa.string()] * len(source.column_names)
+        types += [pa.int64(), pa.string(), pa.date32(), pa.bool_()]
         self._landing_schema = pa.schema(list(zip(names, types, strict=True)))
         self._landed = 0
-        self._files: list[tuple[str, dt.date]] = []
+        self._files: list[tuple[str, dt.date, bool]] = []
         self._malformed: list[tuple[str, dt.date, int, str]] = []
 
     def _register_landing(self) -> None:
@@ -531,6 +580,7 @@ class Loader:
         batches: Iterable[pa.RecordBatch],
     ) -> None:
         relative = str(path.relative_to(self.raw_dir))
+        history = is_history(path, self.raw_dir / source.name)
         checked = False
         for batch in batches:
             if not checked:
@@ -541,13 +591,17 @@ class Loader:
             for name in [*source.column_names, "_row_number"]:
                 index = batch.schema.get_field_index(name)
                 arrays.append(batch.column(index) if index >= 0 else pa.nulls(n, pa.string()))
-            arrays += [pa.repeat(relative, n), pa.repeat(pa.scalar(drop_date, pa.date32()), n)]
+            arrays += [
+                pa.repeat(relative, n),
+                pa.repeat(pa.scalar(drop_date, pa.date32()), n),
+                pa.repeat(history, n),
+            ]
             self._buffer.append(pa.RecordBatch.from_arrays(arrays, schema=self._landing_schema))
             self._landed += n
         if not checked and not (self.mapping and source.name in self.mapping.sources):
             # a file with a header and no rows still must have the right columns
             self._check_columns(source, path, info.columns)
-        self._files.append((relative, drop_date))
+        self._files.append((relative, drop_date, history))
         self._malformed.extend((relative, drop_date, m.line, m.text) for m in info.malformed)
 
     def _check_columns(self, source: Source, path: Path, present: list[str]) -> None:
@@ -580,7 +634,7 @@ class Loader:
         """Replace the rows of these drops with the landed ones, all or nothing."""
         con = self.con
         self._register_landing()
-        insert_rows(con, "_files", ["_file", "_drop_date"], self._files)
+        insert_rows(con, "_files", ["_file", "_drop_date", "_history"], self._files)
         insert_rows(
             con, "_malformed", ["_file", "_drop_date", "_row_number", "record"], self._malformed
         )
@@ -606,7 +660,7 @@ class Loader:
                 )
             con.execute(
                 f"""insert into {table} by name
-                    select {typed}, _file, _row_number, _drop_date,
+                    select {typed}, _file, _row_number, _drop_date, _visible_from,
                            ? as _load_id, current_timestamp::TIMESTAMP as _loaded_at
                     from _checked c
                     anti join _dupes d using (_file, _row_number)
@@ -637,7 +691,7 @@ class Loader:
                           coalesce(c.n, 0) + coalesce(m.n, 0),
                           coalesce(c.n, 0) - coalesce(c.bad, 0) - coalesce(d.n, 0),
                           coalesce(c.bad, 0) + coalesce(d.n, 0) + coalesce(m.n, 0),
-                          ?, current_timestamp::TIMESTAMP
+                          ?, current_timestamp::TIMESTAMP, f._history
                    from _files f
                    left join (select _file, count(*) as n, count(_reason) as bad
                               from _checked group by _file) c using (_file)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from orchestration.contract import DECIMAL, INTEGER, SOURCES, TIMESTAMP
+from orchestration.contract import DECIMAL, HISTORY_DIR, INTEGER, SOURCES, TIMESTAMP
 from orchestration.readers import FileRead, IngestError, normalize_header
 
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -337,12 +337,23 @@ def scan(spec: SourceMapping, path: Path) -> tuple[dt.date, set[str]]:
     return latest, products
 
 
+def unmatched_inputs(mapping: Mapping, input_path: Path) -> list[Path]:
+    """The files of an input folder that no mapped source reads (reported, never silent)."""
+    if not input_path.is_dir():
+        return []
+    read = {path for spec in mapping.sources.values() for path in input_files(spec, input_path)}
+    return sorted(p for p in input_path.iterdir() if p.is_file() and p not in read)
+
+
 def import_input(mapping: Mapping, input_path: Path, raw_dir: Path) -> list[Path]:
     """Place the user's files as raw drops and make the mapping the home's active one.
 
-    A file's drop date is the date in its name, else its latest event date. Where the mapping
-    marks products as non-merchandise and no products source is mapped, a products drop listing
-    every product id of the input with its ``is_merchandise`` flag is written beside it.
+    A file with a date in its name is that day's drop. Any other file is an export of history:
+    it goes to ``<source>/history/<its latest event date>/``, and each row becomes visible on
+    its own event date, so every as-of date inside the export sees exactly the events up to it
+    (``orchestration/ingest.py``). Where the mapping marks products as non-merchandise and no
+    products source is mapped, a products drop listing every product id of the input with its
+    ``is_merchandise`` flag is written beside it.
     """
     placed: list[Path] = []
     for spec in mapping.sources.values():
@@ -352,9 +363,10 @@ def import_input(mapping: Mapping, input_path: Path, raw_dir: Path) -> list[Path
         for path in files:
             named = re.findall(r"\d{4}-\d{2}-\d{2}", path.name)
             drop, products = scan(spec, path)
+            kind = [] if named else [HISTORY_DIR]  # a daily drop, or history
             if named:
                 drop = dt.date.fromisoformat(named[-1])
-            target = raw_dir / spec.source / drop.isoformat() / path.name
+            target = raw_dir.joinpath(spec.source, *kind, drop.isoformat(), path.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             placed.append(target)
@@ -362,15 +374,17 @@ def import_input(mapping: Mapping, input_path: Path, raw_dir: Path) -> list[Path
                 "non_merchandise_pattern"
             )
             if spec.source == "orders" and derives and "products" not in mapping.sources:
-                placed.append(_write_products(spec, products, raw_dir, drop, path.stem))
+                products_dir = raw_dir.joinpath("products", *kind)
+                placed.append(_write_products(spec, products, products_dir, drop, path.stem))
     shutil.copyfile(mapping.path, raw_dir.parent / MAPPING_FILE)
     return placed
 
 
 def _write_products(
-    spec: SourceMapping, products: set[str], raw_dir: Path, drop: dt.date, stem: str
+    spec: SourceMapping, products: set[str], folder: Path, drop: dt.date, stem: str
 ) -> Path:
-    target = raw_dir / "products" / drop.isoformat() / f"derived-from-{stem}.csv"
+    """The derived products drop, in the orders file's kind of folder (daily or history)."""
+    target = folder / drop.isoformat() / f"derived-from-{stem}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -14,6 +14,12 @@ which :func:`publish` rebuilds from scratch every run:
 3. the Parquet and CSV exports and the HTML report for the as-of date are written from it;
 4. ``os.replace`` swaps it in: a rename within one folder, atomic on POSIX.
 
+Publication only moves forward: a run for an as-of date older than the one published (a
+backfill) writes its exports and report but leaves the published file alone, unless asked
+(``allow_older``). The home's record of publications (``publications.json`` beside the file,
+written before each swap and settled after) says what BI sees without opening the file, which a
+BI tool may hold; each published file carries it as ``publication_history``.
+
 A reader that opened the previous file keeps reading that file (its inode lives on until the
 reader closes it) and the next reader opens the new one; nobody ever sees a half-written
 state, and a BI tool holding the file open, even read-write, never blocks the swap. Any failure
@@ -22,7 +28,9 @@ before the swap removes the temporary file and leaves the previous publication a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import os
 import uuid
 from collections.abc import Iterable
@@ -79,6 +87,8 @@ PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
 )
 
 PUBLICATION_TABLE = "publication"
+HISTORY_TABLE = "publication_history"
+LOG_NAME = "publications.json"
 # The DuckDB storage format of the published file: BI tools embed their own DuckDB, often
 # older than the pipeline's, and a file in the newest format would be unreadable to them.
 STORAGE_VERSION = os.environ.get("CLIENTELE_PUBLISHED_STORAGE_VERSION", "v1.0.0")
@@ -106,6 +116,9 @@ class Publication:
     removed_columns: dict[str, list[str]] = field(default_factory=dict)
     export_dir: Path | None = None
     report: Path | None = None
+    # False when the published file holds a newer as-of date and was left alone.
+    published: bool = True
+    previous_as_of: dt.date | None = None  # what BI saw before this run
 
 
 def literal(value: Path | str) -> str:
@@ -215,6 +228,17 @@ def write_publication_table(
     )
 
 
+def write_history_table(con: duckdb.DuckDBPyConnection, history: list[dict]) -> None:
+    """Every as-of date this home published, with its latest publication's run and time."""
+    con.execute(
+        f"""create table main.{HISTORY_TABLE} (
+            as_of_date date, run_id varchar, published_at timestamp)"""
+    )
+    rows = [(e["as_of_date"], e["run_id"], e["published_at"]) for e in history]
+    if rows:
+        con.executemany(f"insert into main.{HISTORY_TABLE} values (?, ?, ?)", rows)
+
+
 def build_file(
     path: Path,
     warehouse: Path,
@@ -222,6 +246,7 @@ def build_file(
     run_id: str,
     published_at: dt.datetime,
     tables: Iterable[PublishedTable],
+    history: list[dict] = (),
 ) -> tuple[dict[str, int], dict[str, list[str]]]:
     """Write the complete publication into the new file ``path``, checkpointed and closed."""
     tables = list(tables)
@@ -240,9 +265,10 @@ def build_file(
         con.execute("detach warehouse")
         assert_no_pii(con, "published")
         assert_as_of(con, tables, as_of)
+        write_history_table(con, history)
         row_counts = {
-            spec.name: con.execute(f"select count(*) from main.{quote(spec.name)}").fetchone()[0]
-            for spec in tables
+            name: con.execute(f"select count(*) from main.{quote(name)}").fetchone()[0]
+            for name in [*(spec.name for spec in tables), HISTORY_TABLE]
         }
         write_publication_table(con, as_of, published_at, run_id, row_counts)
         con.execute("checkpoint published")
@@ -289,31 +315,55 @@ def publish(
     export_dir: Path | None = None,
     report: bool = True,
     tables: Iterable[PublishedTable] = PUBLISHED_TABLES,
+    allow_older: bool = False,
 ) -> Publication:
     """Publish the warehouse's tables for ``as_of`` to ``published``, atomically.
 
     ``export_dir`` (usually ``$CLIENTELE_HOME/exports/<D>``) receives the Parquet and CSV
-    exports and, with ``report``, the HTML report. Raises :class:`PublishError` (or whatever
+    exports and, with ``report``, the HTML report. When ``published`` holds a newer as-of date,
+    only those are written, unless ``allow_older``. Raises :class:`PublishError` (or whatever
     went wrong) with the previous publication untouched.
     """
     tables = list(tables)
     published.parent.mkdir(parents=True, exist_ok=True)
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    log = settle(published, read_log(published))
+    previous = published_as_of(log)
+    moves = previous is None or as_of >= previous or allow_older
+    entry = {
+        "as_of_date": as_of.isoformat(),
+        "run_id": run_id,
+        "published_at": published_at.isoformat(),
+        "status": PUBLISHING if moves else NOT_PUBLISHED,
+    }
+    history = latest_per_date([*log, {**entry, "status": PUBLISHED}] if moves else log)
     partial = published.with_name(f".{published.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        row_counts, removed = build_file(partial, warehouse, as_of, run_id, published_at, tables)
+        row_counts, removed = build_file(
+            partial, warehouse, as_of, run_id, published_at, tables, history
+        )
         report_path = None
         if export_dir is not None:
-            export_tables(partial, [t.name for t in tables], export_dir)
+            export_tables(partial, list(row_counts), export_dir)
             if report:
                 from orchestration.report import write_report
 
                 report_path = write_report(partial, export_dir / REPORT_NAME)
-        os.replace(partial, published)
-        _fsync(published.parent)
+        if moves:
+            write_log(published, [*log, entry])  # before the swap: it can only overstate
+            os.replace(partial, published)
+            _fsync(published.parent)
+            entry["status"] = PUBLISHED
+    except BaseException:
+        if entry["status"] == PUBLISHING:
+            entry["status"] = FAILED
+        raise
     finally:
         partial.unlink(missing_ok=True)
         partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
+        # On a full disk an entry left "publishing" is settled by the next publication.
+        with contextlib.suppress(OSError):
+            write_log(published, [*log, entry])
     return Publication(
         path=published,
         as_of=as_of,
@@ -323,7 +373,101 @@ def publish(
         removed_columns=removed,
         export_dir=export_dir,
         report=report_path,
+        published=moves,
+        previous_as_of=previous,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The home's record of publications (publications.json beside the published file)
+
+PUBLISHING, PUBLISHED, NOT_PUBLISHED, FAILED, ABANDONED = (
+    "publishing",
+    "published",
+    "not_published",
+    "failed",
+    "abandoned",
+)
+
+
+def log_path(published: Path) -> Path:
+    return published.with_name(LOG_NAME)
+
+
+def read_log(published: Path) -> list[dict]:
+    """Every publication attempt of this home, oldest first; seeded from the published file's
+    own history when there is no record yet (a home published before the record existed)."""
+    path = log_path(published)
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    if not published.exists():
+        return []
+    try:
+        con = duckdb.connect(str(published), read_only=True)
+    except duckdb.Error:
+        return []  # held read-write by a BI tool, or unreadable: nothing to seed from
+    try:
+        has_history = con.execute(
+            "select count(*) from duckdb_tables() where table_name = ?", [HISTORY_TABLE]
+        ).fetchone()[0]
+        source = HISTORY_TABLE if has_history else PUBLICATION_TABLE
+        rows = con.execute(
+            f"select distinct as_of_date, run_id, published_at from main.{source}"
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        {
+            "as_of_date": day.isoformat(),
+            "run_id": run,
+            "published_at": at.isoformat(),
+            "status": PUBLISHED,
+        }
+        for day, run, at in sorted(rows, key=lambda r: r[2])
+    ]
+
+
+def write_log(published: Path, entries: list[dict]) -> None:
+    """Replace the record atomically (a crash leaves the old record or the new one)."""
+    path = log_path(published)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    partial.write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
+    _fsync(partial)
+    os.replace(partial, path)
+
+
+def settle(published: Path, log: list[dict]) -> list[dict]:
+    """Decide the publications a dead run left half-done: published if the file holds its run,
+    else abandoned. Left undecided while the file cannot be read (they then count as published,
+    which can only keep an older date out)."""
+    if not any(e["status"] == PUBLISHING for e in log):
+        return log
+    try:
+        holder = read_publication(published)["run_id"]
+    except (duckdb.Error, PublishError):
+        return log
+    return [
+        {**e, "status": PUBLISHED if e["run_id"] == holder else ABANDONED}
+        if e["status"] == PUBLISHING
+        else e
+        for e in log
+    ]
+
+
+def published_as_of(log: list[dict]) -> dt.date | None:
+    """The as-of date BI sees (or may see, while a dead run's swap is undecided)."""
+    dates = [e["as_of_date"] for e in log if e["status"] in (PUBLISHED, PUBLISHING)]
+    return dt.date.fromisoformat(max(dates)) if dates else None
+
+
+def latest_per_date(log: list[dict]) -> list[dict]:
+    """The latest publication of each as-of date, in the order they were published."""
+    latest: dict[str, dict] = {}
+    for entry in log:
+        if entry["status"] == PUBLISHED:
+            latest.pop(entry["as_of_date"], None)
+            latest[entry["as_of_date"]] = entry
+    return list(latest.values())
 
 
 def read_publication(published: Path) -> dict:

@@ -87,5 +87,3 @@ DUCKDB_MEMORY_LIMIT = os.environ.get("CLIENTELE_DUCKDB_MEMORY_LIMIT", "8GB")
 PARTITION_START = os.environ.get("CLIENTELE_PARTITION_START", "2009-01-01")
 # Owners shown on every asset in the UI.
 OWNERS = ["team:data-engineering"]
-# Runs that write the warehouse carry this tag; the instance allows one such run at a time.
-WAREHOUSE_POOL = "clientele_warehouse"

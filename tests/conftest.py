@@ -32,12 +32,12 @@ def clean_raw(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory) -> settings.Paths:
     """A home with dirty generated data, materialized once for AS_OF by the nightly job."""
-    from orchestration.cli import run_pipeline
+    from orchestration.operations.nights import run_night
 
     home = tmp_path_factory.mktemp("home")
     paths = settings.activate(home)
     generate_into(home, dirt=True)
-    result = run_pipeline(paths, AS_OF)
+    result = run_night(paths, AS_OF)
     assert result.success, "the pipeline failed on generated data"
     return paths
 

@@ -56,8 +56,9 @@ def test_rows_read_equal_rows_in_the_files_and_reconcile(pipeline, warehouse):
 
 
 def test_events_after_the_as_of_date_change_nothing(pipeline, warehouse, tmp_path):
-    """Copy the warehouse, add orders, tickets, surveys and customers dated after D, rebuild the
-    facts for D: every fact is unchanged."""
+    """Copy the warehouse, add orders, tickets, surveys and customers dated after D and a late
+    drop (orders dated before D, delivered after it), rebuild the facts for D: every fact is
+    unchanged, as the night of D saw it."""
     before = warehouse.execute("select * from main.customer_facts order by customer_id").df()
     home = tmp_path / "home"
     (home / "warehouse").mkdir(parents=True)
@@ -69,9 +70,20 @@ def test_events_after_the_as_of_date_change_nothing(pipeline, warehouse, tmp_pat
             f"""insert into raw.{table}
                 select * replace ({column} + interval 20 day as {column},
                                   _drop_date + interval 20 day as _drop_date,
+                                  _visible_from + interval 20 day as _visible_from,
                                   'later/' || _file as _file)
                 from raw.{table} where {column} > date '{AS_OF}' - interval 19 day"""
         )
+    # A drop that arrives after D with orders dated before D: not known on the night of D.
+    con.execute(
+        f"""insert into raw.orders
+            select * replace (order_id || '-late' as order_id,
+                              date '{AS_OF}' + interval 2 day as _drop_date,
+                              date '{AS_OF}' + interval 2 day as _visible_from,
+                              'late/' || _file as _file)
+            from raw.orders where ordered_at between date '{AS_OF}' - interval 30 day
+                                                 and date '{AS_OF}'"""
+    )
     # New customers signing up after D, and a later drop re-delivering existing customers with
     # other attributes.
     con.execute(
@@ -79,6 +91,7 @@ def test_events_after_the_as_of_date_change_nothing(pipeline, warehouse, tmp_pat
             select * replace (customer_id || '-later' as customer_id,
                               date '{AS_OF}' + interval 3 day as signed_up_at,
                               date '{AS_OF}' + interval 3 day as _drop_date,
+                              date '{AS_OF}' + interval 3 day as _visible_from,
                               'later/' || _file as _file)
             from raw.customers using sample 20 rows"""
     )
@@ -86,6 +99,7 @@ def test_events_after_the_as_of_date_change_nothing(pipeline, warehouse, tmp_pat
         f"""insert into raw.customers
             select * replace ('business' as customer_kind, 'elsewhere' as region,
                               date '{AS_OF}' + interval 5 day as _drop_date,
+                              date '{AS_OF}' + interval 5 day as _visible_from,
                               'redelivered/' || _file as _file)
             from raw.customers where _drop_date <= date '{AS_OF}' using sample 20 rows"""
     )

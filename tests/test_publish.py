@@ -24,6 +24,8 @@ import pytest
 from orchestration import publish
 from orchestration.contract import PII_COLUMNS
 from orchestration.publish import (
+    HISTORY_TABLE,
+    LOG_NAME,
     PUBLISHED_TABLES,
     PiiLeakError,
     PublishedTable,
@@ -69,7 +71,9 @@ def previous(pipeline, tmp_path) -> Path:
 
 def assert_intact(path: Path, before: dict) -> None:
     assert assert_complete(path) == before
-    leftovers = sorted(p.name for p in path.parent.iterdir() if p != path)
+    leftovers = sorted(
+        p.name for p in path.parent.iterdir() if p not in (path, path.with_name(LOG_NAME))
+    )
     assert leftovers == [], f"temporary files left behind: {leftovers}"
 
 
@@ -81,7 +85,10 @@ def test_the_nightly_run_published_every_table_for_its_date(pipeline, warehouse)
     assert publication["as_of_date"] == AS_OF
     assert publication["run_id"]
     tables = published_tables(pipeline.published)
-    assert set(tables) == {spec.name for spec in PUBLISHED_TABLES} | {"publication"}
+    assert set(tables) == {spec.name for spec in PUBLISHED_TABLES} | {
+        "publication",
+        HISTORY_TABLE,
+    }
     for spec in PUBLISHED_TABLES:
         source = warehouse.execute(
             """select column_name from duckdb_columns()
@@ -304,12 +311,13 @@ def test_tables_of_another_date_are_not_published(pipeline, previous):
 
 def test_publish_asset_runs_after_every_table_it_publishes():
     from orchestration.definitions import defs
-    from orchestration.defs.publish import PUBLISHED, upstream_keys
+    from orchestration.defs.publish import EXPORTS, PUBLISHED, upstream_keys
 
     graph = defs().resolve_asset_graph()
     node = graph.get(PUBLISHED)
     assert node.group_name == "publish"
-    assert set(upstream_keys()) <= set(node.parent_keys)
+    assert set(node.parent_keys) == {EXPORTS}
+    assert set(upstream_keys()) <= set(graph.get(EXPORTS).parent_keys)
     upstream = set(graph.upstream_key_iterator(PUBLISHED))
     for key in [
         ["main", "kpi_monthly"],
@@ -330,8 +338,8 @@ def test_a_failed_blocking_check_publishes_nothing_and_keeps_the_previous_file(
     """A duplicated customer in customer_facts fails gx_customer_facts in a Dagster run: the
     publish step does not run, and the previous publication stays intact and readable."""
     from orchestration import settings
-    from orchestration.cli import prepare_dagster_home
     from orchestration.definitions import defs
+    from orchestration.operations.nights import night_config, prepare_dagster_home
 
     home = tmp_path / "home"
     for sub in ("warehouse", "published"):
@@ -348,14 +356,96 @@ def test_a_failed_blocking_check_publishes_nothing_and_keeps_the_previous_file(
     probe = dg.define_asset_job(
         "blocking_probe",
         selection=dg.AssetSelection.checks(check)
-        | dg.AssetSelection.assets(dg.AssetKey(["published", "clientele"])).without_checks(),
+        | dg.AssetSelection.assets(dg.AssetKey(["published", "clientele"]))
+        .required_multi_asset_neighbors()
+        .without_checks(),
     )
     job = dg.Definitions.merge(defs(), dg.Definitions(jobs=[probe])).resolve_job_def(probe.name)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            partition_key=AS_OF.isoformat(), instance=instance, raise_on_error=False
+            run_config=night_config(AS_OF), instance=instance, raise_on_error=False
         )
     evaluations = result.get_asset_check_evaluations()
     assert [(e.asset_check_key, e.passed) for e in evaluations] == [(check, False)]
     assert not result.get_asset_materialization_events()
     assert_intact(paths.published, before)
+
+
+# ---------------------------------------------------------- publication only moves forward
+
+
+def history(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            f"select as_of_date, run_id from main.{HISTORY_TABLE} order by published_at, as_of_date"
+        ).fetchall()
+
+
+def test_an_older_date_writes_its_exports_and_leaves_the_published_file(
+    pipeline, previous, tmp_path
+):
+    """A backfill for a date before the published one must not send BI back in time."""
+    newer = AS_OF + dt.timedelta(days=1)
+    previous.with_name(LOG_NAME).write_text(
+        json.dumps(
+            [
+                {
+                    "as_of_date": newer.isoformat(),
+                    "run_id": "later",
+                    "published_at": "2026-07-01T02:00:00",
+                    "status": publish.PUBLISHED,
+                }
+            ]
+        )
+    )
+    before = read_publication(previous)
+    export_dir = tmp_path / "exports"
+    result = publish.publish(pipeline.warehouse, previous, AS_OF, "backfill", export_dir=export_dir)
+    assert not result.published and result.previous_as_of == newer
+    assert_intact(previous, before)
+    assert (export_dir / "customer_facts.parquet").exists() and result.report.exists()
+    log = json.loads(previous.with_name(LOG_NAME).read_text())
+    assert [(e["run_id"], e["status"]) for e in log] == [
+        ("later", publish.PUBLISHED),
+        ("backfill", publish.NOT_PUBLISHED),
+    ]
+
+    forced = publish.publish(pipeline.warehouse, previous, AS_OF, "forced", allow_older=True)
+    assert forced.published
+    assert read_publication(previous)["run_id"] == "forced"
+    assert [run for _, run in history(previous)] == ["later", "forced"]
+
+
+def test_the_history_keeps_the_latest_publication_of_each_date(pipeline, previous):
+    initial = read_publication(previous)["run_id"]
+    for run in ("first", "again"):
+        publish.publish(pipeline.warehouse, previous, AS_OF, run)
+    assert history(previous) == [(AS_OF, "again")]
+    assert initial not in [run for _, run in history(previous)]
+
+
+def test_a_swap_cut_short_is_settled_from_the_file(pipeline, previous):
+    """A run killed between recording its publication and settling it: the next publication
+    asks the file which run it holds."""
+    held = read_publication(previous)
+    log = [
+        {
+            "as_of_date": AS_OF.isoformat(),
+            "run_id": held["run_id"],
+            "published_at": "2026-07-01T02:00:00",
+            "status": publish.PUBLISHING,
+        },
+        {
+            "as_of_date": (AS_OF + dt.timedelta(days=3)).isoformat(),
+            "run_id": "died-before-swap",
+            "published_at": "2026-07-02T02:00:00",
+            "status": publish.PUBLISHING,
+        },
+    ]
+    settled = publish.settle(previous, log)
+    assert [e["status"] for e in settled] == [publish.PUBLISHED, publish.ABANDONED]
+    assert publish.published_as_of(settled) == AS_OF
+    # Undecided while the file cannot be read: counted as published, never as absent.
+    assert publish.published_as_of(publish.settle(previous.with_name("gone.duckdb"), log)) == (
+        AS_OF + dt.timedelta(days=3)
+    )

@@ -29,7 +29,7 @@ import duckdb
 import pytest
 
 from orchestration import report
-from orchestration.defs.publish import PUBLISHED
+from orchestration.defs.publish import EXPORTS, PUBLISHED
 from orchestration.publish import REPORT_NAME, read_publication
 from tests.conftest import AS_OF
 
@@ -209,22 +209,29 @@ def test_the_network_check_catches_a_page_that_loads_something(chromium, tmp_pat
     assert "https://cdn.example.invalid/style.css" in requests
 
 
-def test_the_publish_asset_links_the_report(pipeline, report_path):
-    # The session's instance also records other homes' runs (the real sample): take D's.
+def latest_materialization(asset_key: dg.AssetKey, **expected) -> dict:
+    """The metadata of the newest materialization of ``asset_key`` whose metadata holds
+    ``expected`` (the session's instance also records other homes' runs)."""
     records = (
         dg.DagsterInstance.get()
-        .fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=PUBLISHED, asset_partitions=[AS_OF.isoformat()]),
-            limit=1,
-        )
+        .fetch_materializations(dg.AssetRecordsFilter(asset_key=asset_key), limit=100)
         .records
     )
-    assert records, "the nightly run recorded no publication for D"
-    metadata = records[0].asset_materialization.metadata
-    assert metadata["report"].value == str(report_path)
-    assert metadata["report_url"].value == report_path.as_uri()
-    assert metadata["published_file"].value == str(pipeline.published)
-    assert metadata["as_of_date"].value == AS_OF.isoformat()
+    for record in records:
+        metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+        if all(metadata.get(k) == v for k, v in expected.items()):
+            return metadata
+    raise AssertionError(f"no materialization of {asset_key} with {expected}")
+
+
+def test_the_publish_assets_link_the_report_and_the_file(pipeline, report_path):
+    exports = latest_materialization(EXPORTS, exports=str(pipeline.export_dir(AS_OF.isoformat())))
+    assert exports["report"] == str(report_path)
+    assert exports["report_url"] == report_path.as_uri()
+    assert exports["as_of_date"] == AS_OF.isoformat()
+    assert exports["published"] is True
+    published = latest_materialization(PUBLISHED, published_file=str(pipeline.published))
+    assert published["as_of_date"] == AS_OF.isoformat()
 
 
 def test_migration_charts_draw_the_moves_when_there_are_some(pipeline, tmp_path, chromium):

@@ -1,13 +1,10 @@
 """Ingest assets, one per source: raw drops up to D into ``raw.<source>`` or quarantine."""
 
-import datetime as dt
-
 import dagster as dg
 
 from orchestration import settings
 from orchestration.contract import SOURCES, Source
-from orchestration.defs.partitions import as_of_partitions, one_date_per_run
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import Night, Warehouse
 from orchestration.ingest import Loader, SourceLoad, q
 from orchestration.mapping import active_mapping
 from orchestration.warehouse import scalar
@@ -46,15 +43,14 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
             "rows go to `raw.quarantine` with a reason; `raw.reconciliation` proves "
             "rows read = staged + quarantined per file."
         ),
-        partitions_def=as_of_partitions,
-        backfill_policy=one_date_per_run,
         deps=deps,
         kinds={"duckdb", "python"},
         owners=settings.OWNERS,
-        pool=settings.WAREHOUSE_POOL,
     )
-    def ingest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        up_to = dt.date.fromisoformat(context.partition_key)
+    def ingest(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, night: Night
+    ) -> dg.MaterializeResult:
+        up_to = night.date
         with warehouse.connect() as con:
             mapping = active_mapping(warehouse.paths.home)
             result = Loader(con, warehouse.paths.raw, mapping=mapping).load(source.name, up_to)
@@ -100,3 +96,67 @@ def build_reconciliation_check(source: Source) -> dg.AssetChecksDefinition:
 
 ingest_assets = [build_ingest_asset(s) for s in SOURCES.values()]
 reconciliation_checks = [build_reconciliation_check(s) for s in SOURCES.values()]
+
+
+def build_imported_rows_check(source: Source) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", source.name]),
+        name="imported_rows_used",
+        description=(
+            "Warns when a history file (an imported export) gives the as-of date no row: "
+            "every row is dated after D, or every row was quarantined."
+        ),
+    )
+    def imported_rows_used(warehouse: Warehouse, night: Night) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            files = history_file_use(con, source.name, night.date)
+        unused = [f for f in files if f[3] == 0]
+        table = "\n".join(
+            f"| {f} | {read:,} | {staged:,} | {used:,} |" for f, read, staged, used in files
+        )
+        return dg.AssetCheckResult(
+            passed=not unused,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "history_files": len(files),
+                "files_unused": len(unused),
+                "as_of_date": night.date.isoformat(),
+                "files": dg.MetadataValue.md(
+                    "| file | rows read | rows staged | rows visible on D |\n|---|---|---|---|\n"
+                    + table
+                    if files
+                    else "no history files"
+                ),
+            },
+            description=(
+                f"{len(unused)} imported file(s) give no row to {night.date}: "
+                + ", ".join(f[0] for f in unused)
+                if unused
+                else None
+            ),
+        )
+
+    return imported_rows_used
+
+
+def history_file_use(con, source: str, as_of) -> list[tuple[str, int, int, int]]:
+    """Per history file of ``source``: rows read, rows staged, rows visible on ``as_of``."""
+    files = con.execute(
+        "select file, rows_read, rows_staged from raw.reconciliation "
+        "where source = ? and history order by file",
+        [source],
+    ).fetchall()
+    if not files:
+        return []
+    used = dict(
+        con.execute(
+            f"""select _file, count(*) from raw.{q(source)}
+                where _file in (select unnest(?::VARCHAR[])) and _visible_from <= ?
+                group by _file""",
+            [[f for f, _, _ in files], as_of],
+        ).fetchall()
+    )
+    return [(f, read, staged, used.get(f, 0)) for f, read, staged in files]
+
+
+imported_rows_checks = [build_imported_rows_check(s) for s in SOURCES.values()]

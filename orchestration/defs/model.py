@@ -1,14 +1,11 @@
 """The lifetime-value model: BG/NBD + Gamma-Gamma fitted every run, and its nightly backtest."""
 
-import datetime as dt
-
 import dagster as dg
 import pandas as pd
 
 from orchestration import settings
 from orchestration.config import product_vars
-from orchestration.defs.partitions import as_of_partitions, one_date_per_run
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import Night, Warehouse
 from orchestration.lifetime_value import backtest, fit_and_score
 from orchestration.warehouse import scalar
 
@@ -30,11 +27,8 @@ def replace_table(con, table: str, frame: pd.DataFrame) -> None:
     key=CLV,
     group_name="model",
     deps=[FACTS, OCCASIONS],
-    partitions_def=as_of_partitions,
-    backfill_policy=one_date_per_run,
     kinds={"python", "scipy", "duckdb"},
     owners=settings.OWNERS,
-    pool=settings.WAREHOUSE_POOL,
     description=(
         "Fits BG/NBD (occasions) and Gamma-Gamma (value per occasion) by maximum likelihood on "
         "every customer's occasions up to D, in days, and writes p_alive, "
@@ -42,8 +36,10 @@ def replace_table(con, table: str, frame: pd.DataFrame) -> None:
         "over 12 months, discounted monthly) to model.customer_clv."
     ),
 )
-def customer_clv(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    as_of = dt.date.fromisoformat(context.partition_key)
+def customer_clv(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, night: Night
+) -> dg.MaterializeResult:
+    as_of = night.date
     config = product_vars()
     with warehouse.connect() as con:
         scores = fit_and_score(con, as_of, config)
@@ -83,19 +79,18 @@ def clv_values_valid(warehouse: Warehouse) -> dg.AssetCheckResult:
     key=BACKTEST,
     group_name="model",
     deps=[OCCASIONS],
-    partitions_def=as_of_partitions,
-    backfill_policy=one_date_per_run,
     kinds={"python", "duckdb"},
     owners=settings.OWNERS,
-    pool=settings.WAREHOUSE_POOL,
     description=(
         "Refits the model on occasions up to D − holdout_days and compares its prediction of "
         "the holdout with what happened: total error %, MAE, correlation and a decile table "
         "(model.clv_backtest)."
     ),
 )
-def clv_backtest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    as_of = dt.date.fromisoformat(context.partition_key)
+def clv_backtest(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, night: Night
+) -> dg.MaterializeResult:
+    as_of = night.date
     holdout = int(product_vars()["holdout_days"])
     with warehouse.connect() as con:
         result = backtest(con, as_of, holdout)
@@ -136,4 +131,8 @@ def backtest_error_within_threshold(warehouse: Warehouse) -> dg.AssetCheckResult
         passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"total_error_pct": error, "limit_pct": limit},
+        description=None
+        if passed
+        else f"the backtest's total error {error if error is None else round(error, 1)} % "
+        f"is beyond ±{limit:g} %",
     )

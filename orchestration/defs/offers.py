@@ -11,8 +11,8 @@ import datetime as dt
 import dagster as dg
 
 from orchestration import offers, settings
-from orchestration.defs.jobs import WAREHOUSE_TAG
 from orchestration.defs.resources import Warehouse
+from orchestration.operations.runs import WAREHOUSE_TAG
 
 SEGMENTS = dg.AssetKey(["main", "customer_segments"])
 OFFER_TABLES = {

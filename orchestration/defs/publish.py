@@ -1,23 +1,23 @@
 """Publication for BI: the published DuckDB file, the exports and the report of D (SPEC §9).
 
-The asset depends on every table it publishes, so it runs last, and only when everything
-upstream materialized and no blocking check failed in the run: Dagster skips the steps below a
-failed blocking check. Publishing reads the working warehouse (ATTACHed read-only) after dbt has
-exited, in the same in-process run, and writes a new file that replaces the published one
-atomically (orchestration/publish.py).
+One step makes two assets: ``exports/clientele`` (Parquet, CSV and the HTML report of D under
+``exports/<D>/``, every run) and ``published/clientele`` (the file BI reads, which only moves
+forward: it is materialized only when this run replaced it). The step depends on every table it
+publishes, so it runs last, and only when everything upstream materialized and no blocking check
+failed in the run: Dagster skips the steps below a failed blocking check. Publishing reads the
+working warehouse (ATTACHed read-only) after dbt has exited, in the same in-process run, and
+writes a new file that replaces the published one atomically (orchestration/publish.py).
 """
-
-import datetime as dt
 
 import dagster as dg
 
 from orchestration import publish, settings
 from orchestration.contract import SOURCES
-from orchestration.defs.partitions import as_of_partitions, one_date_per_run
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import Night, Warehouse
 from orchestration.warehouse import connect
 
 PUBLISHED = dg.AssetKey(["published", "clientele"])
+EXPORTS = dg.AssetKey(["exports", "clientele"])
 # Tables written by an asset of another name: the backtest asset writes both of its tables.
 WRITTEN_BY = {"clv_backtest_summary": dg.AssetKey(["model", "clv_backtest"])}
 
@@ -83,39 +83,71 @@ def publication_metadata(result: publish.Publication) -> dict[str, dg.MetadataVa
         "row_counts": dg.MetadataValue.md("| table | rows |\n|---|---|\n" + counts),
         "pii_columns_removed": dg.MetadataValue.text(removed or "none"),
     }
-    if result.export_dir is not None:
-        metadata["exports"] = dg.MetadataValue.path(str(result.export_dir))
-    if result.report is not None:
-        metadata["report"] = dg.MetadataValue.path(str(result.report))
-        metadata["report_url"] = dg.MetadataValue.url(result.report.as_uri())
     for name, value in headline(result.path).items():
         if value is not None:
             metadata[name] = dg.MetadataValue.float(float(value))
     return metadata
 
 
-@dg.asset(
-    key=PUBLISHED,
-    group_name="publish",
-    deps=upstream_keys(),
-    partitions_def=as_of_partitions,
-    backfill_policy=one_date_per_run,
-    kinds={"duckdb", "parquet", "csv", "html"},
-    owners=settings.OWNERS,
-    pool=settings.WAREHOUSE_POOL,
-    description=(
-        "Publishes the scorecards, KPIs and customer-level tables of D for BI: a new DuckDB file "
-        "(without contact-detail columns) swapped in atomically for "
-        "$CLIENTELE_HOME/published/clientele.duckdb, Parquet and CSV exports and the HTML "
-        "report under $CLIENTELE_HOME/exports/<D>/. Runs only when everything upstream passed "
-        "its blocking checks; a failure leaves the previous publication in place."
-    ),
+def not_published_reason(result: publish.Publication) -> str:
+    return (
+        f"not published: {result.path} holds as-of date {result.previous_as_of}, newer than "
+        f"{result.as_of}; a backfill writes its exports and report only (publish_older: true "
+        "replaces it)"
+    )
+
+
+def exports_metadata(result: publish.Publication) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {
+        "as_of_date": dg.MetadataValue.text(result.as_of.isoformat()),
+        "exports": dg.MetadataValue.path(str(result.export_dir)),
+        "published": dg.MetadataValue.bool(result.published),
+        "published_as_of": dg.MetadataValue.text(
+            str(result.as_of if result.published else result.previous_as_of)
+        ),
+    }
+    if result.report is not None:
+        metadata["report"] = dg.MetadataValue.path(str(result.report))
+        metadata["report_url"] = dg.MetadataValue.url(result.report.as_uri())
+    if not result.published:
+        metadata["not_published_because"] = dg.MetadataValue.text(not_published_reason(result))
+    return metadata
+
+
+@dg.multi_asset(
+    name="publication",
+    specs=[
+        dg.AssetSpec(
+            EXPORTS,
+            group_name="publish",
+            deps=upstream_keys(),
+            kinds={"parquet", "csv", "html"},
+            owners=settings.OWNERS,
+            description=(
+                "Parquet and CSV exports of every published table and the HTML report of D, "
+                "under $CLIENTELE_HOME/exports/<D>/, written every run (backfills included)."
+            ),
+        ),
+        dg.AssetSpec(
+            PUBLISHED,
+            group_name="publish",
+            deps=[EXPORTS],
+            kinds={"duckdb"},
+            owners=settings.OWNERS,
+            skippable=True,
+            description=(
+                "The DuckDB file BI tools read, $CLIENTELE_HOME/published/clientele.duckdb: the "
+                "scorecards, KPIs and customer-level tables of D without contact-detail columns, "
+                "swapped in atomically, with its publication history. It only moves forward: "
+                "materialized only when a run replaced it (never by a run for an older as-of "
+                "date unless publish_older is set); a failure leaves the previous one in place."
+            ),
+        ),
+    ],
 )
-def published_clientele(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
-) -> dg.MaterializeResult:
+def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, night: Night):
     paths = warehouse.paths
-    as_of = dt.date.fromisoformat(context.partition_key)
+    as_of = night.date
     try:
         result = publish.publish(
             paths.warehouse,
@@ -123,10 +155,26 @@ def published_clientele(
             as_of,
             context.run.run_id,
             export_dir=paths.export_dir(as_of.isoformat()),
+            allow_older=night.publish_older,
         )
-    except publish.PublishError as error:
+    except (publish.PublishError, OSError) as error:
         raise dg.Failure(
             description=f"{error}. The previous publication at {paths.published} is unchanged."
         ) from error
-    context.log.info(f"published {paths.published} for {as_of}; report {result.report}")
-    return dg.MaterializeResult(metadata=publication_metadata(result))
+    yield dg.MaterializeResult(asset_key=EXPORTS, metadata=exports_metadata(result))
+    if result.published:
+        context.log.info(f"published {paths.published} for {as_of}; report {result.report}")
+        yield dg.MaterializeResult(asset_key=PUBLISHED, metadata=publication_metadata(result))
+    else:
+        reason = not_published_reason(result)
+        context.log.warning(reason)
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=PUBLISHED,
+                metadata={
+                    "published": dg.MetadataValue.bool(False),
+                    "as_of_date": dg.MetadataValue.text(str(result.previous_as_of)),
+                    "not_published_because": dg.MetadataValue.text(reason),
+                },
+            )
+        )

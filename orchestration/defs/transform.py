@@ -24,7 +24,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration import settings
 from orchestration.dbt import AS_OF_ENV, dbt_project, ensure_manifest
-from orchestration.defs.partitions import as_of_partitions, one_date_per_run
+from orchestration.defs.resources import Night
 
 # dbt folder -> Dagster group, so the UI shows the flow ingest -> staging -> facts -> ...
 GROUPS = {"staging": "staging", "intermediate": "facts", "facts": "facts", "marts": "facts"}
@@ -46,7 +46,7 @@ class ClienteleTranslator(DagsterDbtTranslator):
         return settings.OWNERS
 
 
-def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
     """``dbt build`` of the selected models and their tests for the partition's as-of date."""
     # dbt-duckdb does not create the folder, and a seeds-only step can run before any ingest.
     settings.current().warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # `make test` (tests/test_dbt_unit_tests.py), not in every nightly build, as dbt advises.
     args = ["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
     # dagster-dbt hands this process's environment to dbt; steps run one at a time.
-    os.environ[AS_OF_ENV] = context.partition_key
+    os.environ[AS_OF_ENV] = night.date.isoformat()
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path)
@@ -83,12 +83,9 @@ def keep_partial_parse(invocation_target: Path) -> None:
     exclude=SQL_ONLY_TESTS,
     name="dbt_facts",
     dagster_dbt_translator=ClienteleTranslator(),
-    partitions_def=as_of_partitions,
-    backfill_policy=one_date_per_run,
-    pool=settings.WAREHOUSE_POOL,
 )
-def dbt_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from build(context, dbt)
+def dbt_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
+    yield from build(context, dbt, night)
 
 
 @dbt_assets(
@@ -97,9 +94,6 @@ def dbt_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     exclude=SQL_ONLY_TESTS,
     name="dbt_segments_and_marts",
     dagster_dbt_translator=ClienteleTranslator(),
-    partitions_def=as_of_partitions,
-    backfill_policy=one_date_per_run,
-    pool=settings.WAREHOUSE_POOL,
 )
-def dbt_segments_and_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from build(context, dbt)
+def dbt_segments_and_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
+    yield from build(context, dbt, night)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from orchestration import validation
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import Night, Warehouse
 from orchestration.settings import EXPECTATIONS_DIR
 
 
@@ -52,9 +52,8 @@ def build_suite_check(suite: validation.Suite, asset: tuple[str, ...]) -> dg.Ass
         description=description,
     )
     def gx_suite_check(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, night: Night
     ) -> dg.AssetCheckResult:
-        partition = context.run.tags.get("dagster/partition", "adhoc")
         try:
             with warehouse.connect(read_only=True) as con:
                 result = validation.run_suite(
@@ -62,7 +61,7 @@ def build_suite_check(suite: validation.Suite, asset: tuple[str, ...]) -> dg.Ass
                     con,
                     asset=asset,
                     docs_root=warehouse.paths.data_docs,
-                    run_name=f"{partition}_{context.run.run_id[:8]}",
+                    run_name=f"{night.date}_{context.run.run_id[:8]}",
                 )
         except (validation.FrameError, validation.SuiteError) as error:
             context.log.error(str(error))
@@ -108,7 +107,13 @@ def check_result(suite: validation.Suite, result: validation.SuiteResult) -> dg.
         metadata["data_docs_index"] = dg.MetadataValue.path(str(result.data_docs_index))
     if result.docs_error:
         metadata["data_docs_error"] = dg.MetadataValue.text(result.docs_error)
-    return dg.AssetCheckResult(passed=result.success, severity=severity, metadata=metadata)
+    failed = ", ".join(f"{o.type} on {o.where}" for o in result.failed)
+    return dg.AssetCheckResult(
+        passed=result.success,
+        severity=severity,
+        metadata=metadata,
+        description=f"{len(result.failed)} expectation(s) failed: {failed}" if failed else None,
+    )
 
 
 def _suite_metadata(suite: validation.Suite) -> dict[str, dg.MetadataValue]:

@@ -6,14 +6,16 @@
 -- {{ source('raw', 'products') }}, {{ source('raw', 'tickets') }},
 -- {{ source('raw', 'surveys') }}, {{ source('raw', 'customer_tags') }}
 
+-- Drops dated up to D, and history files (imported exports: loaded whatever the as-of date).
 with reconciliation as (
     select * from {{ source('ingest', 'reconciliation') }}
-    where drop_date <= {{ as_of() }}
+    where drop_date <= {{ as_of() }} or history
 ),
 
 quarantine as (
-    select * from {{ source('ingest', 'quarantine') }}
-    where drop_date <= {{ as_of() }}
+    select quarantine.*
+    from {{ source('ingest', 'quarantine') }} as quarantine
+    semi join reconciliation using (source, file)
 ),
 
 per_source as (

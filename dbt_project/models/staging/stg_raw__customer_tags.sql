@@ -6,3 +6,4 @@ select
     cast(tagged_at as date) as tagged_date,
     tagged_by
 from {{ source('raw', 'customer_tags') }}
+where _visible_from <= {{ as_of() }}

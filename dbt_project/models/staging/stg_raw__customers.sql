@@ -2,11 +2,12 @@
 -- Every delivered version of a customer; int_customers picks the latest delivered by D.
 with source as (
     select * from {{ source('raw', 'customers') }}
+    where _visible_from <= {{ as_of() }}
 )
 
 select
     customer_id,
-    _drop_date as delivered_date,
+    _visible_from as delivered_date,
     _file as source_file,
     _row_number as source_row,
     signed_up_at,

@@ -2,6 +2,7 @@
 -- export marked them with a negative quantity or with status `returned`.
 with source as (
     select * from {{ source('raw', 'orders') }}
+    where _visible_from <= {{ as_of() }}
 ),
 
 normalized as (

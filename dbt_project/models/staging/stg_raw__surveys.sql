@@ -13,3 +13,4 @@ select
     nps_score is null and csat_score is not null as nps_from_csat,
     comment
 from {{ source('raw', 'surveys') }}
+where _visible_from <= {{ as_of() }}

@@ -9,3 +9,4 @@ select
     coalesce(severity, 'normal') as severity,
     handling_minutes
 from {{ source('raw', 'tickets') }}
+where _visible_from <= {{ as_of() }}
