@@ -2,7 +2,7 @@
 
 clientele generate --customers 500 --seed 7 [--days 1095] [--end D] [--dirt] [--home DIR]
 clientele run [--as-of D] [--home DIR] [--publish-older] [--rebuild-warehouse]
-clientele backfill --from D1 [--to D2] [--every day|week|month] [--home DIR]
+clientele backfill --from D1 [--to D2] [--every day|week|month] [--mapping M --input PATH]
 clientele allocate --slots 10 --policy top_clv [--seed S] [--exclude X ...] [--home DIR]
 clientele report [--as-of D] [--home DIR]
 clientele serve [--home DIR]
@@ -116,6 +116,10 @@ def report_night(paths: settings.Paths, as_of: dt.date, result) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Every as-of date from --from to --to (every day, week or month), then the newest."""
     paths = settings.activate(args.home)
+    if bool(args.mapping) != bool(args.input):
+        raise SystemExit("clientele: --mapping and --input go together")
+    if args.mapping and import_mapped(paths, args.mapping, Path(args.input).resolve()) != 0:
+        return 2
     try:
         dates = nights.plan_backfill(
             paths,
@@ -249,12 +253,16 @@ def parser() -> argparse.ArgumentParser:
 
     run = with_home(sub.add_parser("run", help="materialize everything for one as-of date"))
     run.add_argument("--as-of", help="YYYY-MM-DD (default: the latest order drop date)")
-    run.add_argument(
-        "--mapping",
-        help="a mapping file or preset (invoice_lines, order_level, "
-        "legacy_text) to import --input with",
-    )
-    run.add_argument("--input", help="your export: a file or a folder")
+    def with_import(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--mapping",
+            help="a mapping file or preset (invoice_lines, order_level, legacy_text) to "
+            "import --input with",
+        )
+        p.add_argument("--input", help="your export: a file or a folder")
+        return p
+
+    with_import(run)
     run.add_argument(
         "--publish-older",
         action="store_true",
@@ -273,6 +281,7 @@ def parser() -> argparse.ArgumentParser:
     back.add_argument("--from", dest="start", required=True, help="first as-of date YYYY-MM-DD")
     back.add_argument("--to", dest="end", help="last as-of date (default: latest order drop)")
     back.add_argument("--every", choices=sorted(nights.EVERY), default="month")
+    with_import(back)
     back.add_argument(
         "--publish-older",
         action="store_true",

@@ -313,8 +313,9 @@ def input_files(spec: SourceMapping, input_path: Path) -> list[Path]:
     raise MappingError(f"{input_path}: no such file or folder")
 
 
-def scan(spec: SourceMapping, path: Path) -> tuple[dt.date, set[str]]:
-    """The latest event date of a file (its drop date) and the product ids it mentions."""
+def scan(spec: SourceMapping, path: Path) -> tuple[dt.date | None, set[str]]:
+    """The latest event date of a file (None for a source without event times, such as
+    products) and the product ids it mentions."""
     from orchestration.ingest import read_source_file
 
     event = SOURCES[spec.source].event_time
@@ -324,15 +325,16 @@ def scan(spec: SourceMapping, path: Path) -> tuple[dt.date, set[str]]:
     con = duckdb.connect()
     for batch in read_source_file(SOURCES[spec.source], path, FileRead(path), mapping):
         con.register("_batch", batch)
-        day = con.execute(f"select max(try_cast(trim({event}) as timestamp))::DATE from _batch")
-        found = day.fetchall()[0][0]
-        latest = max(latest, found) if latest and found else (found or latest)
+        if event:
+            day = con.execute(f"select max(try_cast(trim({event}) as timestamp))::DATE from _batch")
+            found = day.fetchall()[0][0]
+            latest = max(latest, found) if latest and found else (found or latest)
         if "product_id" in batch.schema.names:
             rows = con.execute("select distinct trim(product_id) from _batch").fetchall()
             products.update(r[0] for r in rows if r[0])
         con.unregister("_batch")
     con.close()
-    if latest is None:
+    if event and latest is None:
         raise MappingError(f"{path}: no parseable {event} to date the drop by")
     return latest, products
 
@@ -355,27 +357,33 @@ def import_input(mapping: Mapping, input_path: Path, raw_dir: Path) -> list[Path
     products source is mapped, a products drop listing every product id of the input with its
     ``is_merchandise`` flag is written beside it.
     """
-    placed: list[Path] = []
+    scanned: list[tuple[SourceMapping, Path, dt.date | None, bool, set[str]]] = []
     for spec in mapping.sources.values():
         files = input_files(spec, input_path)
         if not files:
             raise MappingError(f"{input_path}: no files match '{spec.files}' for {spec.source}")
         for path in files:
             named = re.findall(r"\d{4}-\d{2}-\d{2}", path.name)
-            drop, products = scan(spec, path)
-            kind = [] if named else [HISTORY_DIR]  # a daily drop, or history
-            if named:
-                drop = dt.date.fromisoformat(named[-1])
-            target = raw_dir.joinpath(spec.source, *kind, drop.isoformat(), path.name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            placed.append(target)
-            derives = spec.rules.get("non_merchandise_products") or spec.rules.get(
-                "non_merchandise_pattern"
-            )
-            if spec.source == "orders" and derives and "products" not in mapping.sources:
-                products_dir = raw_dir.joinpath("products", *kind)
-                placed.append(_write_products(spec, products, products_dir, drop, path.stem))
+            latest, products = scan(spec, path)
+            drop = dt.date.fromisoformat(named[-1]) if named else latest
+            scanned.append((spec, path, drop, not named, products))
+    dated = [drop for *_, drop, _, _ in scanned if drop is not None]
+    if not dated:
+        raise MappingError(f"{input_path}: no file with event dates to date the import by")
+    placed: list[Path] = []
+    for spec, path, drop, history, products in scanned:
+        drop = drop or max(dated)  # a file without event times goes with the newest
+        kind = [HISTORY_DIR] if history else []
+        target = raw_dir.joinpath(spec.source, *kind, drop.isoformat(), path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        placed.append(target)
+        derives = spec.rules.get("non_merchandise_products") or spec.rules.get(
+            "non_merchandise_pattern"
+        )
+        if spec.source == "orders" and derives and "products" not in mapping.sources:
+            products_dir = raw_dir.joinpath("products", *kind)
+            placed.append(_write_products(spec, products, products_dir, drop, path.stem))
     shutil.copyfile(mapping.path, raw_dir.parent / MAPPING_FILE)
     return placed
 

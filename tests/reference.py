@@ -22,6 +22,52 @@ RATES = {
 }
 
 
+MONEY = [
+    "revenue",
+    "revenue_12m",
+    "gross_sales_12m",
+    "returns_value_12m",
+    "cogs_12m",
+    "gross_margin_12m",
+    "cost_to_serve_12m",
+    "contribution_12m",
+]
+COUNTS = [
+    "occasions",
+    "occasions_12m",
+    "occasions_24m",
+    "orders_count",
+    "orders_12m",
+    "cancellations_count",
+    "tickets_12m",
+    "complaints_12m",
+    "referrals_count",
+    "referrals_12m",
+    "tenure_days",
+    "recency_days",
+    "max_gap_days",
+    "last_gap_days",
+]
+RATIOS = [
+    "median_gap_days",
+    "discount_share_12m",
+    "return_rate_12m",
+    "handling_minutes_12m",
+    "last_nps_score",
+]
+
+
+def differs(compared: pd.DataFrame, column: str) -> pd.Series:
+    """Rows of ``compared`` (ours merged with the reference, suffix ``_expected``) where
+    ``column`` disagrees: money by more than half a cent (ours is rounded to the cent),
+    anything else at all (1e-9)."""
+    ours = pd.to_numeric(compared[column], errors="coerce").astype(float)
+    expected = pd.to_numeric(compared[f"{column}_expected"], errors="coerce").astype(float)
+    tolerance = 0.005 + 1e-9 if column in MONEY else 1e-9
+    both_missing = ours.isna() & expected.isna()
+    return ~(np.isclose(ours, expected, rtol=0, atol=tolerance) | both_missing)
+
+
 def read_source(raw: Path, source: str) -> pd.DataFrame:
     frames = []
     for path in sorted((raw / source).rglob("*")):

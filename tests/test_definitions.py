@@ -60,6 +60,27 @@ def test_nightly_schedule_runs_at_two_for_yesterday(definitions):
     assert schedule.job_name == "clientele_nightly"
 
 
+def test_the_schedule_asks_for_yesterday_as_run_config(definitions):
+    import datetime as dt
+
+    schedule = definitions.resolve_schedule_def("clientele_nightly_schedule")
+    at = dt.datetime(2026, 7, 1, 2, 0, tzinfo=dt.UTC)
+    request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=at))
+    [run] = request.run_requests
+    assert run.run_config["resources"]["night"]["config"]["as_of"] == "2026-06-30"
+    assert run.tags["clientele/as_of"] == "2026-06-30"
+
+
+def test_no_asset_claims_a_partition_it_does_not_keep(definitions):
+    """The warehouse holds one as-of date at a time: assets are not partitioned, the date is
+    run configuration, and a backfill is its own job."""
+    graph = definitions.resolve_asset_graph()
+    assert not [key for key in graph.get_all_asset_keys() if graph.get(key).is_partitioned]
+    nightly = definitions.resolve_job_def("clientele_nightly")
+    assert "night" in nightly.resource_defs
+    assert definitions.resolve_job_def("clientele_backfill").tags == nightly.tags
+
+
 def test_new_files_sensor_targets_the_nightly_job(definitions):
     sensor = definitions.resolve_sensor_def("new_raw_files_sensor")
     assert sensor.job_name == "clientele_nightly"
