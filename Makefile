@@ -1,6 +1,7 @@
 # clientele — two commands do everything on a fresh machine with Python 3.11 and make:
 #   make demo   build the environment, generate sample data, run every asset, print outputs
 #   make test   build the environment if needed and run the whole suite
+# CI also runs `make test-faults`: the fault-injection suite (tests/faults, about 45 minutes).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ export CLIENTELE_HOME
 DEMO_CUSTOMERS ?= 2000
 DEMO_SEED ?= 7
 
-.PHONY: venv demo test lint dev clean bench
+.PHONY: venv demo test test-faults lint dev clean bench
 
 venv: $(STAMP)
 
@@ -31,6 +32,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check orchestration tests bench
 	$(BIN)/python -m pytest
+
+# Crash safety (issue 17 e): kill -9 at seeded points of every step (CLIENTELE_FAULT_SEED),
+# a server killed mid-run, a full disk while publishing, a truncated warehouse, two writers.
+# `make test` leaves tests/faults out (pyproject.toml); naming the folder runs it.
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest tests/faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check orchestration tests bench

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -26,8 +27,9 @@ class Warehouse(dg.ConfigurableResource):
 
     For the whole of a run that uses it, the run's process holds the run's liveness lock and
     the warehouse's one-writer lock (OS locks that die with the process), after failing the
-    runs that died before it. A run launched from the UI waits for the warehouse; the CLI
-    takes it first and fails at once if it is taken."""
+    runs that died before it, and removes what a run killed while publishing left behind. A run
+    launched from the UI waits for the warehouse; the CLI takes it first and fails at once if
+    it is taken."""
 
     home: str
 
@@ -49,6 +51,8 @@ class Warehouse(dg.ConfigurableResource):
             holder = Holder.now(run.run_id, run.job_name)
             with nights.holding_warehouse(self.paths, holder, wait=True, log=context.log):
                 check_opens(self.paths)
+                for path in remove_partial_publications(self.paths):
+                    context.log.warning(f"removed {path}, left by a run that died publishing")
                 yield self
 
 
@@ -65,6 +69,20 @@ def check_opens(paths: settings.Paths) -> None:
             f"--home {paths.home}` (it moves the file aside and loads every drop again), then "
             "`clientele backfill` to recompute the segment history of earlier dates."
         ) from error
+
+
+def remove_partial_publications(paths: settings.Paths) -> list[Path]:
+    """Delete the half-built published files (``.clientele.duckdb.<id>.tmp`` and its WAL) of
+    runs killed while publishing; returns them.
+
+    Only the holder of the warehouse publishes, so any such file found by the new holder is a
+    dead run's. Each is as large as the published file, and nothing else ever removes it: one
+    crash a night would fill the disk beside the file BI reads."""
+    folder, name = paths.published.parent, paths.published.name
+    found = sorted(folder.glob(f".{name}.*.tmp")) + sorted(folder.glob(f".{name}.*.tmp.wal"))
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 class Night(dg.ConfigurableResource):
