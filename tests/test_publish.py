@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from orchestration import publish
-from orchestration.contract import PII_COLUMNS
+from orchestration.ingest.contract import PII_COLUMNS
 from orchestration.publish import (
     HISTORY_TABLE,
     LOG_NAME,

@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 
 from orchestration.config import product_vars
-from orchestration.contract import PII_COLUMNS
 from orchestration.dbt import DBT_EXECUTABLE
-from orchestration.report import rows as records  # dicts of Python values: exact Decimals
+from orchestration.ingest.contract import PII_COLUMNS
+from orchestration.publish.report import rows as records  # dicts of Python values: exact Decimals
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import AS_OF
 

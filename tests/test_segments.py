@@ -23,22 +23,13 @@ import pytest
 import yaml
 
 from orchestration.dbt import DBT_EXECUTABLE
+from orchestration.segments import schemes
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import AS_OF
 
 SEEDS = DBT_PROJECT_DIR / "seeds"
 SEGMENTS_DIR = DBT_PROJECT_DIR / "models" / "segments"
-SCHEMES = [
-    "role",
-    "lifecycle",
-    "satisfaction",
-    "nps_group",
-    "rfm_segment",
-    "value_tier",
-    "loyalty_type",
-    "loyalty_ladder",
-    "ten_types",
-]
+SCHEMES = list(schemes.segment_schemes())
 # (archetype, scheme, label) that must be recovered for at least 90% of the archetype.
 REQUIRED_RECOVERY = [
     ("loyal", "lifecycle", "loyal"),

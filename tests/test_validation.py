@@ -22,8 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from orchestration import validation
-from orchestration.defs.validation import build_validation_checks, check_result
+from orchestration import quality
+from orchestration.defs.quality import build_validation_checks, check_result
+from orchestration.quality import gx
 from orchestration.settings import EXPECTATIONS_DIR
 
 BLOCKING = {
@@ -37,8 +38,8 @@ WARNINGS = {"quarantine_rate", "clv_backtest"}
 
 
 @pytest.fixture(scope="module")
-def suites() -> dict[str, validation.Suite]:
-    return {s.name: s for s in validation.load_suites()}
+def suites() -> dict[str, quality.Suite]:
+    return {s.name: s for s in quality.load_suites()}
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, asset: tuple[str, ...]) -> bool:
@@ -51,7 +52,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, asset: tuple[str, ...]) -> bool
 
 
 def blocking_cases() -> list[tuple[str, tuple[str, ...]]]:
-    return [(s.name, asset) for s in validation.load_suites() if s.blocking for asset in s.assets]
+    return [(s.name, asset) for s in quality.load_suites() if s.blocking for asset in s.assets]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,9 +60,9 @@ def blocking_cases() -> list[tuple[str, tuple[str, ...]]]:
 
 
 def test_every_suite_file_loads_and_ge_accepts_every_expectation(suites):
-    assert len(suites) == len(validation.suite_files())
+    assert len(suites) == len(quality.suite_files())
     for suite in suites.values():
-        validation.check_with_gx(suite)  # raises SuiteError naming file and expectation
+        quality.check_with_gx(suite)  # raises SuiteError naming file and expectation
     assert set(suites) >= BLOCKING | WARNINGS
     assert all(suites[n].blocking for n in BLOCKING)
     assert not any(suites[n].blocking for n in WARNINGS)
@@ -74,8 +75,8 @@ def test_the_readme_example_is_a_valid_suite(tmp_path):
     block = re.search(r"```yaml\n(.*?)```", example, re.S).group(1)
     path = tmp_path / "loyalty_scorecard.yml"
     path.write_text(block, encoding="utf-8")
-    suite = validation.load_suite(path)
-    validation.check_with_gx(suite)
+    suite = quality.load_suite(path)
+    quality.check_with_gx(suite)
     assert suite.blocking and suite.assets == (("main", "loyalty_scorecard"),)
 
 
@@ -110,8 +111,8 @@ expectations:
 def test_a_malformed_suite_names_its_file_and_key(tmp_path, text, key, problem):
     path = tmp_path / "broken_suite.yml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(validation.SuiteError) as error:
-        validation.load_suite(path)
+    with pytest.raises(quality.SuiteError) as error:
+        quality.load_suite(path)
     message = str(error.value)
     assert "broken_suite.yml" in message and f": {key}: " in message and problem in message
 
@@ -119,16 +120,16 @@ def test_a_malformed_suite_names_its_file_and_key(tmp_path, text, key, problem):
 def test_an_expectation_ge_does_not_know_is_named_by_file_and_index(tmp_path):
     path = tmp_path / "typo.yml"
     path.write_text(VALID.replace("to_be_unique", "to_be_uniqe"), encoding="utf-8")
-    suite = validation.load_suite(path)  # the shape is fine: GE decides on the type
-    with pytest.raises(validation.SuiteError, match=r"typo\.yml: expectations\[0\]: rejected"):
-        validation.check_with_gx(suite)
+    suite = quality.load_suite(path)  # the shape is fine: GE decides on the type
+    with pytest.raises(quality.SuiteError, match=r"typo\.yml: expectations\[0\]: rejected"):
+        quality.check_with_gx(suite)
 
 
 def test_two_suites_with_one_name_are_refused(tmp_path):
     (tmp_path / "a.yml").write_text("suite: same\n" + VALID, encoding="utf-8")
     (tmp_path / "b.yml").write_text("suite: same\n" + VALID, encoding="utf-8")
-    with pytest.raises(validation.SuiteError, match=r"b\.yml: suite: name 'same'"):
-        validation.load_suites(tmp_path)
+    with pytest.raises(quality.SuiteError, match=r"b\.yml: suite: name 'same'"):
+        quality.load_suites(tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,8 +191,8 @@ def case_id(value) -> str:
 def test_every_blocking_suite_passes_on_the_pipeline_warehouse(warehouse, suites, name, asset):
     if not table_exists(warehouse, asset):
         pytest.skip(f"{'.'.join(asset)} is not built yet")
-    result = validation.run_suite(suites[name], warehouse, asset=asset)
-    assert result.success, validation.markdown_table(result, failed_only=True)
+    result = quality.run_suite(suites[name], warehouse, asset=asset)
+    assert result.success, quality.markdown_table(result, failed_only=True)
     assert result.rows > 0 and not result.skipped
     assert result.seconds < 30
 
@@ -199,7 +200,7 @@ def test_every_blocking_suite_passes_on_the_pipeline_warehouse(warehouse, suites
 def test_a_warning_suite_fails_as_a_warning(warehouse, suites):
     """The generated data is dirty, so a zero tolerance for quarantined rows must warn."""
     suite = suites["quarantine_rate"]
-    result = validation.run_suite(
+    result = quality.run_suite(
         suite, warehouse, asset=("raw", "orders"), overrides={"quarantine_max_rate": 0}
     )
     assert not result.success and result.passed_blocking
@@ -215,7 +216,7 @@ def test_label_rules_are_skipped_while_the_seed_lacks_the_scheme(warehouse, suit
         pytest.skip("customer_segments is not built yet")
     seed = tmp_path / "segment_labels.csv"
     seed.write_text("scheme,label\nrole,internal\nrole,external\n", encoding="utf-8")
-    result = validation.run_suite(suites["customer_segments"], warehouse, seed=seed)
+    result = quality.run_suite(suites["customer_segments"], warehouse, seed=seed)
     skipped = {s.where for s in result.skipped}
     assert "lifecycle" in skipped and "role" not in skipped
     assert result.outcome("expect_column_values_to_be_in_set", "role").success
@@ -272,14 +273,14 @@ def test_a_corrupted_warehouse_fails_its_blocking_suites(corrupted, suites, tmp_
     con, planted = corrupted
     docs = tmp_path / "data_docs"
 
-    facts = validation.run_suite(suites["customer_facts"], con, docs_root=docs)
+    facts = quality.run_suite(suites["customer_facts"], con, docs_root=docs)
     assert not facts.passed_blocking
     unique = facts.outcome("expect_column_values_to_be_unique", "customer_id")
     assert unique.unexpected_count == 2
     assert {s["customer_id"] for s in unique.samples} == {planted["duplicated"]}
     assert len(facts.failed) == 1
 
-    clv = validation.run_suite(suites["customer_clv"], con, docs_root=docs)
+    clv = quality.run_suite(suites["customer_clv"], con, docs_root=docs)
     p_alive = clv.outcome("expect_column_values_to_be_between", "p_alive")
     assert p_alive.unexpected_count == 1
     assert p_alive.samples == ({"customer_id": planted["impossible"], "p_alive": 1.5},)
@@ -290,7 +291,7 @@ def test_a_corrupted_warehouse_fails_its_blocking_suites(corrupted, suites, tmp_
     # the duplicated fact shows here too: one clv row per customer fact no longer holds
     assert clv.outcome("expect_column_values_to_be_unique", "customer_id").unexpected_count == 2
 
-    raw = validation.run_suite(
+    raw = quality.run_suite(
         suites["raw_reconciliation"], con, asset=("raw", "orders"), docs_root=docs
     )
     staged = raw.outcome(
@@ -315,17 +316,17 @@ def test_a_corrupted_warehouse_fails_its_blocking_suites(corrupted, suites, tmp_
 def test_a_missing_table_is_a_clear_frame_error(corrupted, suites):
     con, _ = corrupted
     con.execute("drop table model.customer_clv")
-    with pytest.raises(validation.FrameError, match=r"customer_clv\.yml: reading the frame"):
-        validation.run_suite(suites["customer_clv"], con)
-    suite = validation.Suite(
+    with pytest.raises(quality.FrameError, match=r"customer_clv\.yml: reading the frame"):
+        quality.run_suite(suites["customer_clv"], con)
+    suite = quality.Suite(
         name="nope",
         path=EXPECTATIONS_DIR / "nope.yml",
         assets=(("main", "customer_nope"),),
         blocking=True,
         expectations=suites["customer_facts"].expectations[:1],
     )
-    with pytest.raises(validation.FrameError, match="main.customer_nope is not in the warehouse"):
-        validation.run_suite(suite, con)
+    with pytest.raises(quality.FrameError, match="main.customer_nope is not in the warehouse"):
+        quality.run_suite(suite, con)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +343,7 @@ def test_ge_on_pandas_3_keeps_null_and_nan_apart(tmp_path):
             "label": ["x", "y", None, "x", "z"],
         }
     )
-    frame = validation.to_pandas(table)
+    frame = quality.to_pandas(table)
     assert isinstance(frame["rate"].dtype, pd.ArrowDtype)
     path = tmp_path / "frame.yml"
     path.write_text(
@@ -360,9 +361,9 @@ expectations:
 """,
         encoding="utf-8",
     )
-    suite = validation.load_suite(path)
+    suite = quality.load_suite(path)
     started = time.perf_counter()
-    result = validation.validate_frame(frame, suite, docs_root=tmp_path / "docs")
+    result = quality.validate_frame(frame, suite, docs_root=tmp_path / "docs")
     assert time.perf_counter() - started < 30
     counts = {(o.where, o.type): (o.unexpected_count, o.samples) for o in result.outcomes}
     nan_inf = [{"id": "c", "rate": "NaN"}, {"id": "d", "rate": "inf"}]
@@ -382,7 +383,7 @@ def test_repeated_text_is_validated_as_categories(tmp_path):
     with_null = ["new", "loyal", None, "lost", "loyal", "lost", "new", "new"]
     ids = [f"c{i}" for i in range(len(labels))]
     table = pa.table({"id": ids, "label": labels, "tier": with_null})
-    frame = validation.to_pandas(pa.concat_tables([table.slice(0, 3), table.slice(3)]))
+    frame = quality.to_pandas(pa.concat_tables([table.slice(0, 3), table.slice(3)]))
     assert isinstance(frame["label"].dtype, pd.CategoricalDtype)
     assert frame["id"].dtype == pd.ArrowDtype(pa.string())
     assert frame["tier"].dtype == pd.ArrowDtype(pa.string())  # NULL: stays text
@@ -400,7 +401,7 @@ expectations:
 """,
         encoding="utf-8",
     )
-    result = validation.validate_frame(frame, validation.load_suite(path))
+    result = quality.validate_frame(frame, quality.load_suite(path))
     counts = {o.type: (o.unexpected_count, o.samples) for o in result.outcomes}
     assert counts["expect_column_values_to_be_in_set"] == (1, ({"id": "c5", "label": "bogus"},))
     assert counts["expect_column_values_to_not_be_null"] == (1, ({"id": "c2", "tier": None},))
@@ -416,17 +417,17 @@ expectations:
 """
 
 
-def tiny_suite(tmp_path: Path) -> validation.Suite:
+def tiny_suite(tmp_path: Path) -> quality.Suite:
     path = tmp_path / "tiny.yml"
     path.write_text(TINY, encoding="utf-8")
-    return validation.load_suite(path)
+    return quality.load_suite(path)
 
 
 def test_data_docs_keep_the_latest_results_of_each_suite(tmp_path, monkeypatch):
-    monkeypatch.setattr(validation, "KEEP_RESULTS_PER_SUITE", 2)
+    monkeypatch.setattr(gx, "KEEP_RESULTS_PER_SUITE", 2)
     suite, frame, docs = tiny_suite(tmp_path), pd.DataFrame({"id": ["a", "b"]}), tmp_path / "docs"
     pages = [
-        validation.validate_frame(frame, suite, docs_root=docs, run_name=f"night{n}").data_docs
+        quality.validate_frame(frame, suite, docs_root=docs, run_name=f"night{n}").data_docs
         for n in range(3)
     ]
     assert len(stored_results(docs)) == 2
@@ -435,13 +436,13 @@ def test_data_docs_keep_the_latest_results_of_each_suite(tmp_path, monkeypatch):
 
 def test_a_data_docs_failure_does_not_fail_the_validation(tmp_path, monkeypatch):
     suite, docs = tiny_suite(tmp_path), tmp_path / "docs"
-    context = validation.gx_context(docs)
+    context = quality.gx_context(docs)
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(context, "build_data_docs", broken)
-    result = validation.validate_frame(pd.DataFrame({"id": ["a", "a"]}), suite, docs_root=docs)
+    result = quality.validate_frame(pd.DataFrame({"id": ["a", "a"]}), suite, docs_root=docs)
     assert not result.success and result.failed[0].unexpected_count == 2
     assert result.data_docs is None and "disk full" in result.docs_error
     assert check_result(suite, result).metadata["data_docs_error"].value == result.docs_error
@@ -454,7 +455,7 @@ def test_a_validated_frame_is_not_kept_after_the_check(tmp_path, with_docs):
     suite, frame = tiny_suite(tmp_path), pd.DataFrame({"id": ["a", "b"]})
     docs = tmp_path / "docs" if with_docs else None
     alive = weakref.ref(frame)
-    assert validation.validate_frame(frame, suite, docs_root=docs).success
+    assert quality.validate_frame(frame, suite, docs_root=docs).success
     del frame
     gc.collect()
     assert alive() is None

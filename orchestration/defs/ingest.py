@@ -3,11 +3,11 @@
 import dagster as dg
 
 from orchestration import settings
-from orchestration.contract import SOURCES, Source
 from orchestration.defs.resources import Night, Warehouse
-from orchestration.ingest import Loader, SourceLoad, q
-from orchestration.mapping import active_mapping
-from orchestration.warehouse import scalar
+from orchestration.ingest.contract import SOURCES, Source
+from orchestration.ingest.imports import active_mapping
+from orchestration.ingest.loader import Loader, SourceLoad
+from orchestration.warehouse import q, scalar
 
 
 def load_metadata(result: SourceLoad) -> dict[str, dg.MetadataValue]:

@@ -4,9 +4,9 @@ import dagster as dg
 import pandas as pd
 
 from orchestration import settings
+from orchestration.clv.scoring import backtest, fit_and_score
 from orchestration.config import product_vars
 from orchestration.defs.resources import Night, Warehouse
-from orchestration.lifetime_value import backtest, fit_and_score
 from orchestration.warehouse import scalar
 
 FACTS = dg.AssetKey(["main", "customer_facts"])

@@ -24,8 +24,9 @@ import duckdb
 import pandas as pd
 
 from orchestration.config import product_vars
+from orchestration.segments import schemes
 
-POLICIES = ("top_revenue_12m", "top_revenue_lifetime", "top_clv", "top_value_at_risk", "lottery")
+POLICIES = schemes.offer_policies()
 # Named exclusions (SPEC §6 defaults) and the segment label each one stands for.
 NAMED_EXCLUSIONS = {
     "internal": ("role", "internal"),
@@ -36,17 +37,7 @@ COOLDOWN = "cooldown"
 DEFAULT_EXCLUSIONS = ("internal", "below_zero", "let_go", COOLDOWN)
 # Columns of customer_segments an exclusion "<scheme>:<label>" may name. A whitelist: a typo
 # must fail loudly instead of silently excluding nobody.
-SCHEMES = (
-    "role",
-    "lifecycle",
-    "satisfaction",
-    "nps_group",
-    "rfm_segment",
-    "value_tier",
-    "loyalty_type",
-    "loyalty_ladder",
-    "ten_types",
-)
+SCHEMES = schemes.segment_schemes()
 LABEL = re.compile(r"^[a-z0-9_]+$")
 
 # What each ranking policy sorts on (descending), as a label for reasons and reports.

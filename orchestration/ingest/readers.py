@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from orchestration.contract import CSV_SUFFIXES, JSONL_SUFFIXES, PARQUET_SUFFIXES
+from orchestration.ingest.contract import CSV_SUFFIXES, JSONL_SUFFIXES, PARQUET_SUFFIXES
 
 BATCH_ROWS = 200_000
 CSV_BLOCK_BYTES = 8 << 20

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from orchestration import validation
+from orchestration import quality
 from orchestration.defs.resources import Night, Warehouse
 from orchestration.settings import EXPECTATIONS_DIR
 
@@ -25,11 +25,11 @@ def with_validation_checks(defs: dg.Definitions) -> dg.Definitions:
 
 
 def build_validation_checks(
-    asset_keys: Iterable[dg.AssetKey], suites: list[validation.Suite] | None = None
+    asset_keys: Iterable[dg.AssetKey], suites: list[quality.Suite] | None = None
 ) -> list[dg.AssetChecksDefinition]:
     """Checks for the suites' assets that are in ``asset_keys``; the others are skipped."""
     known = set(asset_keys)
-    suites = validation.load_suites(EXPECTATIONS_DIR) if suites is None else suites
+    suites = quality.load_suites(EXPECTATIONS_DIR) if suites is None else suites
     return [
         build_suite_check(suite, asset)
         for suite in suites
@@ -38,10 +38,10 @@ def build_validation_checks(
     ]
 
 
-def build_suite_check(suite: validation.Suite, asset: tuple[str, ...]) -> dg.AssetChecksDefinition:
+def build_suite_check(suite: quality.Suite, asset: tuple[str, ...]) -> dg.AssetChecksDefinition:
     kind = "Blocking" if suite.blocking else "Warning"
     description = (
-        f"{kind} Great Expectations suite {validation.display_path(suite.path)} "
+        f"{kind} Great Expectations suite {quality.display_path(suite.path)} "
         f"({len(suite.expectations)} expectations). {suite.description}"
     )
 
@@ -56,14 +56,14 @@ def build_suite_check(suite: validation.Suite, asset: tuple[str, ...]) -> dg.Ass
     ) -> dg.AssetCheckResult:
         try:
             with warehouse.connect(read_only=True) as con:
-                result = validation.run_suite(
+                result = quality.run_suite(
                     suite,
                     con,
                     asset=asset,
                     docs_root=warehouse.paths.data_docs,
                     run_name=f"{night.date}_{context.run.run_id[:8]}",
                 )
-        except (validation.FrameError, validation.SuiteError) as error:
+        except (quality.FrameError, quality.SuiteError) as error:
             context.log.error(str(error))
             return dg.AssetCheckResult(
                 passed=False,
@@ -82,7 +82,7 @@ def build_suite_check(suite: validation.Suite, asset: tuple[str, ...]) -> dg.Ass
     return gx_suite_check
 
 
-def check_result(suite: validation.Suite, result: validation.SuiteResult) -> dg.AssetCheckResult:
+def check_result(suite: quality.Suite, result: quality.SuiteResult) -> dg.AssetCheckResult:
     """Passed, or failed with ERROR when a critical expectation failed (blocks when the check
     is blocking), else WARN; metadata with what a person needs to act."""
     only_warnings = bool(result.failed) and not result.critical_failures
@@ -94,11 +94,11 @@ def check_result(suite: validation.Suite, result: validation.SuiteResult) -> dg.
         "expectations_passed": dg.MetadataValue.int(len(result.outcomes) - len(result.failed)),
         "expectations_skipped": dg.MetadataValue.int(len(result.skipped)),
         "failed_expectations": dg.MetadataValue.md(
-            validation.markdown_table(result, failed_only=True)
+            quality.markdown_table(result, failed_only=True)
             if result.failed
             else "All expectations passed."
         ),
-        "results": dg.MetadataValue.md(validation.markdown_table(result)),
+        "results": dg.MetadataValue.md(quality.markdown_table(result)),
         "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
     }
     if result.data_docs:
@@ -116,8 +116,8 @@ def check_result(suite: validation.Suite, result: validation.SuiteResult) -> dg.
     )
 
 
-def _suite_metadata(suite: validation.Suite) -> dict[str, dg.MetadataValue]:
+def _suite_metadata(suite: quality.Suite) -> dict[str, dg.MetadataValue]:
     return {
-        "suite_file": dg.MetadataValue.path(validation.display_path(suite.path)),
+        "suite_file": dg.MetadataValue.path(quality.display_path(suite.path)),
         "severity": dg.MetadataValue.text(suite.severity),
     }

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from orchestration.contract import SOURCES
+from orchestration.ingest.contract import SOURCES
 
 DIRT_RATE = 0.015  # dirty lines per clean line, overall
 MAX_BASE_RATE = 0.5  # at most this many dirty lines per eligible clean line

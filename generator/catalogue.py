@@ -12,7 +12,7 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 
-from orchestration.contract import SOURCES
+from orchestration.ingest.contract import SOURCES
 
 N_MERCHANDISE = 300
 SHARE_WITHOUT_COST = 0.10  # catalogue rows without unit_cost: the assumed margin rate applies

@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from orchestration.contract import SOURCES
-from orchestration.generate_dirt import inject
-from orchestration.generate_format import FORMATS, SPILL_SCHEMA
+from generator.dirt import inject
+from generator.formatting import FORMATS, SPILL_SCHEMA
+from orchestration.ingest.contract import SOURCES
 
 GZIP_LEVEL = 6
 

@@ -30,13 +30,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from orchestration.contract import SOURCES
-from orchestration.generate_archetypes import profile_table
-from orchestration.generate_catalogue import Catalogue, build_catalogue, products_table
-from orchestration.generate_dirt import base_rate
-from orchestration.generate_format import TEXT_SOURCES, TRUTH_HEADER, Offsets, format_block
-from orchestration.generate_simulate import simulate_block
-from orchestration.generate_write import DayWriter, Spill, write_dirt_truth
+from generator.archetypes import profile_table
+from generator.catalogue import Catalogue, build_catalogue, products_table
+from generator.dirt import base_rate
+from generator.formatting import TEXT_SOURCES, TRUTH_HEADER, Offsets, format_block
+from generator.simulate import simulate_block
+from generator.write import DayWriter, Spill, write_dirt_truth
+from orchestration.ingest.contract import SOURCES
 from orchestration.settings import Paths
 
 # Customers simulated together. Part of the seed's meaning: changing it changes the data.

@@ -3,7 +3,7 @@
 Every line is formatted once, in Arrow compute, into its final text (CSV with the source's
 delimiter, or a JSON object). Alongside it go the keys that order the output files — day,
 timestamp, identifier, sub-key — so the files can be assembled from any number of blocks in a
-deterministic order. Column names and order come from ``orchestration.contract.SOURCES``.
+deterministic order. Column names and order come from ``orchestration.ingest.contract.SOURCES``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration import generate_catalogue as gc
-from orchestration.contract import SOURCES
-from orchestration.generate_archetypes import (
+from generator import catalogue as gc
+from generator.archetypes import (
     ARCHETYPES,
     BACKGROUND,
     KINDS,
@@ -26,7 +25,9 @@ from orchestration.generate_archetypes import (
     SEVERITIES,
     truth_labels,
 )
-from orchestration.generate_simulate import DAY, Block
+from generator.codes import DAY
+from generator.simulate import Block
+from orchestration.ingest.contract import SOURCES
 
 # Output format per text source: (file suffix, delimiter or "json").
 FORMATS: dict[str, tuple[str, str]] = {
