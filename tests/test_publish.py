@@ -30,8 +30,10 @@ from orchestration.publish import (
     PiiLeakError,
     PublishedTable,
     PublishError,
+    publication,
     read_publication,
 )
+from orchestration.publish import file as publish_file
 from tests.conftest import AS_OF
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -260,7 +262,7 @@ def test_a_pii_leak_fails_loudly_and_keeps_the_previous_publication(
 ):
     before = read_publication(previous)
     export_dir = tmp_path / "exports"
-    monkeypatch.setattr(publish, "strip_pii", lambda columns: (list(columns), []))
+    monkeypatch.setattr(publish_file, "strip_pii", lambda columns: (list(columns), []))
     tables = (*PUBLISHED_TABLES, PublishedTable("customers", schema="raw", dating=publish.UNDATED))
     with pytest.raises(PiiLeakError, match=r"customers\.email, customers\.name, customers\.phone"):
         publish.publish(
@@ -294,7 +296,7 @@ def test_an_error_after_the_new_file_is_written_keeps_the_previous_one(
     def disk_full(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(publish, "export_tables", disk_full)
+    monkeypatch.setattr(publication, "export_tables", disk_full)
     with pytest.raises(OSError, match="No space left"):
         publish.publish(
             pipeline.warehouse, previous, AS_OF, "late", export_dir=tmp_path / "exports"

@@ -27,7 +27,8 @@ def read_labels(seed: Path = SEED) -> dict[str, tuple[str, ...]]:
     ordered: dict[str, list[tuple[int, str]]] = {}
     with seed.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            ordered.setdefault(row["scheme"], []).append((int(row["sort_order"]), row["label"]))
+            rank = int(row.get("sort_order") or len(ordered.get(row["scheme"], [])))
+            ordered.setdefault(row["scheme"], []).append((rank, row["label"]))
     return {scheme: tuple(label for _, label in sorted(rows)) for scheme, rows in ordered.items()}
 
 
