@@ -339,7 +339,7 @@ def migrated(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
     database = home / "warehouse" / "clientele.duckdb"
     with duckdb.connect(str(database)) as con:
         con.execute(
-            """insert into main.segment_history by name
+            """insert into intermediate.int_segment_history by name
                select ? as as_of_date, customer_id, role,
                    case when row_number() over (order by customer_id) % 10 = 0
                         then 'lost' else lifecycle end as lifecycle,

@@ -240,7 +240,7 @@ def rebuilt(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
         before = con.execute("select * from main.customer_segments").df()
         before_actions = con.execute("select * from main.customer_actions").df()
         con.execute(
-            """insert into main.segment_history by name
+            """insert into intermediate.int_segment_history by name
                select ? as as_of_date, 'OTHER_DAY' as customer_id, 'loyal' as lifecycle
                union all
                select ? as as_of_date, 'STALE' as customer_id, 'loyal' as lifecycle""",
@@ -250,9 +250,9 @@ def rebuilt(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
         DBT_EXECUTABLE,
         "run",
         "--select",
-        "customer_segments",
-        "customer_actions",
-        "segment_history",
+        "int_customer_segments",
+        "int_customer_actions",
+        "int_segment_history",
         "--vars",
         json.dumps({"as_of": AS_OF.isoformat(), "new_days": NEW_DAYS}),
         "--project-dir",

@@ -4,7 +4,7 @@
 -- Rep tags are matched on the type code after lower-casing and mapping spaces and hyphens to
 -- underscores; tags that name no known type are left out. Customers without a type have no row.
 with facts as (
-    select * from {{ ref('customer_facts') }}
+    select * from {{ ref('int_customer_facts') }}
 ),
 
 tags as (

@@ -7,7 +7,7 @@
 {%- set schemes = var('migration_schemes') %}
 
 with history as (
-    select * from {{ ref('segment_history') }}
+    select * from {{ ref('int_segment_history') }}
 ),
 
 dates as (

@@ -2,8 +2,6 @@
 -- occasion that ended a gap longer than max(lapse_min_days, lapse_gap_multiple × the median
 -- gap of the occasions before that gap). "The ≥ 2 occasions before that gap" means the
 -- comeback is at least the third occasion, so the earlier gaps have a median.
-{{ config(schema='intermediate') }}
-
 with occasions as (
     select * from {{ ref('int_purchase_occasions') }}
 ),

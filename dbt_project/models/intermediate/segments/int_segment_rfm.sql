@@ -4,10 +4,8 @@
 -- two customers with as many occasions the longer-standing one ranks higher, so the recent
 -- single buyers stay F1 where the grid's new_customers and promising expect them); M by
 -- occasions; then by customer_id.
-{{ config(schema='intermediate') }}
-
 with facts as (
-    select * from {{ ref('customer_facts') }}
+    select * from {{ ref('int_customer_facts') }}
     where occasions >= 1
 ),
 

@@ -8,15 +8,15 @@ with customers as (
 ),
 
 reasons as (
-    select * from {{ ref('customer_segments') }}
+    select * from {{ ref('int_customer_segments') }}
 ),
 
 actions as (
-    select * from {{ ref('customer_actions') }}
+    select * from {{ ref('int_customer_actions') }}
 ),
 
 personality as (
-    select * from {{ ref('customer_personality') }}
+    select * from {{ ref('int_customer_personality') }}
 ),
 
 personality_types as (

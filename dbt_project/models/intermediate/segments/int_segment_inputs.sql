@@ -2,10 +2,8 @@
 -- customer facts, the CLV model's p_alive and clv_12m (NULL without a model row), the latest
 -- voice, the latest comeback, the RFM scores, the peer benchmarks and the personality types.
 -- customer_segments applies the rules to this table only, so its unit tests mock one input.
-{{ config(schema='intermediate') }}
-
 with facts as (
-    select * from {{ ref('customer_facts') }}
+    select * from {{ ref('int_customer_facts') }}
 ),
 
 clv as (
@@ -29,7 +27,7 @@ peers as (
 ),
 
 personality as (
-    select * from {{ ref('customer_personality') }}
+    select * from {{ ref('int_customer_personality') }}
 ),
 
 personality_tags as (

@@ -6,10 +6,8 @@
 -- Peers are external purchasing customers with a known clv_12m (employees buy on other terms).
 -- A group with fewer than min_peer_group_size peers widens to channel × kind, then to all peers;
 -- *_group says which group was used.
-{{ config(schema='intermediate') }}
-
 with facts as (
-    select * from {{ ref('customer_facts') }}
+    select * from {{ ref('int_customer_facts') }}
 ),
 
 clv as (

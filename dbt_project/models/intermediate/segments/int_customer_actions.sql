@@ -1,7 +1,7 @@
 -- One recommended action per customer (SPEC §6, "Interact and Customize"), first match, with
 -- the reason that decided it. action_priority is the rule's position in the list.
 with segments as (
-    select * from {{ ref('customer_segments') }}
+    select * from {{ ref('int_customer_segments') }}
 ),
 
 rules as (

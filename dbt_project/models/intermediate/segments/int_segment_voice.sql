@@ -2,8 +2,6 @@
 -- answer (on the NPS scale) or a complaint ticket — and, for the NPS group (§5.4), the latest
 -- survey answer in the same window. On a timestamp tie the complaint wins: a complaint filed
 -- together with a survey answer must not be hidden by it.
-{{ config(schema='intermediate') }}
-
 with surveys as (
     select * from {{ ref('stg_raw__surveys') }}
     where responded_date between {{ window_start(var('voice_window_days')) }} and {{ as_of() }}

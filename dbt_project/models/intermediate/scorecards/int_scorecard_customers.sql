@@ -2,18 +2,16 @@
 -- every segment label, the recommended action and the CLV model's outputs. The scorecards
 -- aggregate this table only, so their totals come from one join of the facts. The reason texts
 -- (about 1 KB per customer) are left to customer_scorecard, their only reader here.
-{{ config(schema='intermediate') }}
-
 with facts as (
-    select * from {{ ref('customer_facts') }}
+    select * from {{ ref('int_customer_facts') }}
 ),
 
 segments as (
-    select * from {{ ref('customer_segments') }}
+    select * from {{ ref('int_customer_segments') }}
 ),
 
 actions as (
-    select * from {{ ref('customer_actions') }}
+    select * from {{ ref('int_customer_actions') }}
 ),
 
 clv as (
