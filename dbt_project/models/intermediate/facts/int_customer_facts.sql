@@ -69,14 +69,11 @@ joined as (
 costed as (
     select
         *,
-        coalesce(orders_12m, 0) * {{ var('cost_per_order') }}
-            + coalesce(return_lines_12m, 0) * {{ var('cost_per_return') }}
-            + coalesce(handling_minutes_12m, 0) * {{ var('cost_per_support_minute') }}
-            + coalesce(net_shipping_cost_12m, 0) as cost_to_serve_12m_raw,
-        coalesce(orders_count, 0) * {{ var('cost_per_order') }}
-            + coalesce(return_lines, 0) * {{ var('cost_per_return') }}
-            + coalesce(handling_minutes, 0) * {{ var('cost_per_support_minute') }}
-            + coalesce(net_shipping_cost, 0) as cost_to_serve_raw
+        {{ cost_to_serve(
+            'orders_12m', 'return_lines_12m', 'handling_minutes_12m', 'net_shipping_cost_12m'
+        ) }} as cost_to_serve_12m_raw,
+        {{ cost_to_serve('orders_count', 'return_lines', 'handling_minutes', 'net_shipping_cost') }}
+            as cost_to_serve_raw
     from joined
 ),
 

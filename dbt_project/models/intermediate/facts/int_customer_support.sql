@@ -3,7 +3,7 @@
 with tickets as (
     select
         *,
-        coalesce(handling_minutes, {{ var('default_ticket_minutes') }}) as minutes,
+        {{ charged_minutes('handling_minutes') }} as minutes,
         opened_date >= {{ window_start(var('window_12m_days')) }} as in_12m,
         opened_date >= {{ window_start(var('recent_complaint_days')) }} as in_recent
     from {{ ref('stg_raw__tickets') }}

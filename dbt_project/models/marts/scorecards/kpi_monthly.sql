@@ -226,7 +226,7 @@ lapsed as (
 support as (
     select
         cast(date_trunc('month', opened_date) as date) as month,
-        sum(coalesce(handling_minutes, {{ var('default_ticket_minutes') }})) as handling_minutes
+        sum({{ charged_minutes('handling_minutes') }}) as handling_minutes
     from tickets
     group by 1
 ),
@@ -249,10 +249,10 @@ costed as (
         months.month,
         coalesce(money.revenue, 0) as revenue,
         coalesce(money.revenue, 0) - coalesce(money.cogs, 0) as gross_margin,
-        coalesce(money.orders, 0) * {{ var('cost_per_order') }}
-            + coalesce(money.return_lines, 0) * {{ var('cost_per_return') }}
-            + coalesce(support.handling_minutes, 0) * {{ var('cost_per_support_minute') }}
-            + coalesce(money.net_shipping_cost, 0) as cost_to_serve,
+        {{ cost_to_serve(
+            'money.orders', 'money.return_lines', 'support.handling_minutes',
+            'money.net_shipping_cost'
+        ) }} as cost_to_serve,
         coalesce(money.orders, 0) as orders
     from months
     left join money using (month)
