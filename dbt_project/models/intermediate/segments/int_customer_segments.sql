@@ -34,8 +34,7 @@ with inputs as (
 quoted as (
     select
         *,
-        greatest({{ lapse_min_days }}, {{ lapse_gap_multiple }} * median_gap_days)
-            as lapse_threshold_days,
+        {{ lapse_threshold_days('median_gap_days') }} as lapse_threshold_days,
         {{ seg_num('recency_days') }} || 'd' as recency_txt,
         {{ seg_num('tenure_days') }} || 'd' as tenure_txt,
         {{ seg_num('occasions') }} as occasions_txt,

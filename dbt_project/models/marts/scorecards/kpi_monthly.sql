@@ -90,12 +90,11 @@ months as (
 -- that span the customer is active at the month ends up to window_days after the occasion, and
 -- has 2+ occasions in the window while the previous occasion is within it too. One row per
 -- customer and month end at most: a range join of spans, not of every occasion in a window.
--- The next occasion is kept for the lapse silences below (one window for both).
+-- The next occasion is kept for the expiries below.
 spans as (
     select
         customer_id,
         occasion_date,
-        occasion_number,
         lead(occasion_date) over latest as next_occasion_date,
         least(
             coalesce(lead(occasion_date) over latest - 1, {{ as_of() }}),
@@ -164,33 +163,12 @@ new_customers as (
     group by 1
 ),
 
--- The lifecycle's lapse threshold after an occasion: max(lapse_min_days, lapse_gap_multiple ×
--- the median of the gaps so far) (SPEC §5.2 rules 4 and 5). It is never below lapse_min_days,
--- so it only matters after an occasion (the second or later) followed by a longer silence, up
--- to the next occasion or D: computed for those few occasions alone, from their earlier gaps
--- (a running median over every occasion cost most of this model).
-silences as (
-    select customer_id, occasion_date, occasion_number, next_occasion_date
-    from spans
-    where occasion_number >= 2
-        and coalesce(next_occasion_date, {{ as_of() }}) - occasion_date
-            > {{ var('lapse_min_days') }}
-),
-
+-- The silences after an occasion (the second or later) longer than lapse_min_days, with
+-- their lapse threshold (SPEC §5.2 rules 4 and 5), of the external customers.
 thresholds as (
-    select
-        silences.customer_id,
-        silences.occasion_date,
-        silences.next_occasion_date,
-        greatest(
-            {{ var('lapse_min_days') }},
-            {{ var('lapse_gap_multiple') }} * median(earlier.gap_days)
-        ) as lapse_threshold_days
-    from silences
-    inner join occasions as earlier
-        on earlier.customer_id = silences.customer_id
-        and earlier.occasion_number between 2 and silences.occasion_number
-    group by silences.customer_id, silences.occasion_date, silences.next_occasion_date
+    select thresholds.*
+    from {{ ref('int_lapse_thresholds') }} as thresholds
+    semi join customers using (customer_id)
 ),
 
 -- Reborn: the occasion that ends such a silence, when the silence exceeds the threshold.
