@@ -1,7 +1,7 @@
 """KPIs and scorecards (SPEC §7) on the session pipeline's output.
 
 The shapes that need hand-made inputs (the whale curve's peak and tail, migration against the
-previous date) are dbt unit tests in models/marts/_scorecards.yml (run by
+previous date) are dbt unit tests in models/marts/scorecards/_scorecards.yml (run by
 tests/test_dbt_unit_tests.py); here: totals reconcile with customer_facts to the cent, shares
 partition each scheme, the whale curve and the monthly KPIs agree with an independent
 computation from the facts, and segment migration counts the label moves of a second as-of date.

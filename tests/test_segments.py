@@ -1,6 +1,6 @@
 """Segments, actions and personality types (SPEC §5-§6) on the session pipeline's output.
 
-The rule boundaries are dbt unit tests (models/segments/*.yml, run by
+The rule boundaries are dbt unit tests (models/intermediate/segments/**/*.yml, run by
 tests/test_dbt_unit_tests.py); here: every scheme is a complete partition, reasons quote the
 facts, the generator's planted archetypes are recovered, a threshold var moves exactly the
 labels it governs, and segment_history is idempotent per as-of date.
@@ -250,6 +250,7 @@ def rebuilt(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
         DBT_EXECUTABLE,
         "run",
         "--select",
+        "fqn:clientele.intermediate.segments.schemes",  # the rules, views holding the vars
         "int_customer_segments",
         "int_customer_actions",
         "int_segment_history",

@@ -51,34 +51,42 @@ combined as (
     full outer join derived using (customer_id, personality_type)
 ),
 
+-- The evidence as the reasons quote it.
+quoted as (
+    select
+        *,
+        'tagged by reps ' || cast(rep_tags as varchar) || '×, last on '
+            || {{ seg_date('cast(last_tagged_at as date)') }} as rep_txt,
+        cast(orders_12m as varchar) || ' orders in 12m ≥ '
+            || '{{ var("price_breaker_min_orders_12m") }} and discount share '
+            || {{ seg_num('discount_share_12m', 2) }} || ' ≥ '
+            || '{{ var("price_breaker_discount_share") }}' as derived_txt
+    from combined
+),
+
+sourced as (
+    select
+        *,
+        {{ first_match('personality_source', [
+            ("rep_tags > 0 and is_derived", "rep_and_derived", "rep_txt || '; ' || derived_txt"),
+            ("is_derived", "derived", "derived_txt"),
+            ("true", "rep", "rep_txt"),
+        ], reason_column='personality_reason') }}
+    from quoted
+),
+
 final as (
     select
-        combined.customer_id,
+        sourced.customer_id,
         {{ as_of() }} as as_of_date,
-        combined.personality_type,
-        case
-            when combined.rep_tags > 0 and combined.is_derived then 'rep_and_derived'
-            when combined.is_derived then 'derived'
-            else 'rep'
-        end as personality_source,
-        combined.rep_tags,
-        combined.last_tagged_at,
-        concat_ws(
-            '; ',
-            case when combined.rep_tags > 0 then
-                'tagged by reps ' || cast(combined.rep_tags as varchar) || '×, last on '
-                || {{ seg_date('cast(combined.last_tagged_at as date)') }}
-            end,
-            case when combined.is_derived then
-                cast(combined.orders_12m as varchar) || ' orders in 12m ≥ '
-                || '{{ var("price_breaker_min_orders_12m") }} and discount share '
-                || {{ seg_num('combined.discount_share_12m', 2) }} || ' ≥ '
-                || '{{ var("price_breaker_discount_share") }}'
-            end
-        ) as personality_reason,
+        sourced.personality_type,
+        sourced.personality_source,
+        sourced.rep_tags,
+        sourced.last_tagged_at,
+        sourced.personality_reason,
         types.handling_advice
-    from combined
-    inner join types on types.personality_type = combined.personality_type
+    from sourced
+    inner join types on types.personality_type = sourced.personality_type
 )
 
 select * from final
