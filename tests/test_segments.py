@@ -27,7 +27,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import AS_OF
 
 SEEDS = DBT_PROJECT_DIR / "seeds"
-SEGMENTS_DIR = DBT_PROJECT_DIR / "models" / "segments"
+SEGMENTS_DIR = DBT_PROJECT_DIR / "models" / "marts" / "segments"
 SCHEMES = [
     "role",
     "lifecycle",
