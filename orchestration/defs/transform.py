@@ -54,21 +54,22 @@ def folder_of(dbt_resource_props: Mapping[str, Any]) -> str | None:
     return next((str(p) for p in path.parents if str(p) in FOLDERS), None)
 
 
-def selection(groups: Iterable[str]) -> str:
-    """A dbt selection of every model and seed in the folders of ``groups``.
+def selector(folder: str) -> str:
+    """The dbt selector of everything in one folder of ``FOLDERS``.
 
     ``fqn:`` rather than ``path:``: dbt resolves a path against the working directory, and
-    Dagster evaluates the selection in its own process, wherever that was started.
+    Dagster evaluates the selection in its own process, wherever that was started. Seeds sit
+    at the top of their folder, so their fqn has no folder part.
     """
+    if folder == "seeds":
+        return "resource_type:seed"
+    return f"fqn:{PROJECT}.{'.'.join(PurePosixPath(folder).parts[1:])}"
+
+
+def selection(groups: Iterable[str]) -> str:
+    """A dbt selection of every model and seed in the folders of ``groups``."""
     wanted = set(groups)
-    selectors = [
-        f"fqn:{PROJECT}.{'.'.join(PurePosixPath(folder).parts[1:])}"
-        if folder.startswith("models/")
-        else "resource_type:seed"
-        for folder, group in FOLDERS.items()
-        if group in wanted
-    ]
-    return " ".join(selectors)
+    return " ".join(selector(folder) for folder, group in FOLDERS.items() if group in wanted)
 
 
 FACTS_SELECTION = selection(BEFORE_CLV_GROUPS)
