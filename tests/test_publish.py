@@ -350,7 +350,10 @@ def test_a_failed_blocking_check_publishes_nothing_and_keeps_the_previous_file(
     paths = settings.activate(home)
     before = assert_complete(paths.published)
     con = duckdb.connect(str(paths.warehouse))
-    con.execute("insert into main.customer_facts select * from main.customer_facts limit 1")
+    con.execute(  # customer_facts is a view of it
+        "insert into intermediate.int_customer_facts "
+        "select * from intermediate.int_customer_facts limit 1"
+    )
     con.close()
 
     prepare_dagster_home(paths)

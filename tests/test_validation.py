@@ -45,7 +45,7 @@ def suites() -> dict[str, quality.Suite]:
 def table_exists(con: duckdb.DuckDBPyConnection, asset: tuple[str, ...]) -> bool:
     schema, name = asset if len(asset) == 2 else ("main", asset[-1])
     rows = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, name],
     ).fetchall()
     return rows[0][0] > 0
@@ -244,7 +244,8 @@ def corrupted(pipeline, warehouse, tmp_path) -> tuple[duckdb.DuckDBPyConnection,
         "select _file from raw.orders group by 1 having count(*) >= 3 order by 1 limit 1"
     ).fetchall()[0][0]
     con.execute(
-        "insert into main.customer_facts select * from main.customer_facts where customer_id = ?",
+        "insert into intermediate.int_customer_facts "
+        "select * from intermediate.int_customer_facts where customer_id = ?",
         [duplicated],
     )
     con.execute("update model.customer_clv set p_alive = 1.5 where customer_id = ?", [impossible])
