@@ -437,16 +437,34 @@ def test_data_docs_keep_the_latest_results_of_each_suite(tmp_path, monkeypatch):
 
 def test_a_data_docs_failure_does_not_fail_the_validation(tmp_path, monkeypatch):
     suite, docs = tiny_suite(tmp_path), tmp_path / "docs"
-    context = quality.gx_context(docs)
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(context, "build_data_docs", broken)
+    monkeypatch.setattr(gx, "_render_docs", broken)
     result = quality.validate_frame(pd.DataFrame({"id": ["a", "a"]}), suite, docs_root=docs)
     assert not result.success and result.failed[0].unexpected_count == 2
     assert result.data_docs is None and "disk full" in result.docs_error
     assert check_result(suite, result).metadata["data_docs_error"].value == result.docs_error
+
+
+def test_the_private_ge_pieces_clientele_uses_still_exist(tmp_path):
+    """orchestration/quality/gx.py names the two pieces of GE it reaches beyond the public
+    API; an upgrade that moves either must fail here, not silently stop Data Docs."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    with quality.GxSession(tmp_path / "docs", "probe") as session:
+        store = session.context.validation_results_store
+        assert callable(store.list_keys) and callable(store.remove_key)
+        session.validate(
+            pd.DataFrame({"id": ["a"]}), tiny_suite(tmp_path), "tiny", ("main", "t"), {}, {}
+        )
+        [key] = store.list_keys()
+        assert key.expectation_suite_identifier == ExpectationSuiteIdentifier("tiny")
+        pages, error = session.build_docs()
+    assert error is None and pages["tiny"].is_file()
 
 
 @pytest.mark.parametrize("with_docs", [False, True], ids=["in memory", "data docs"])

@@ -6,7 +6,7 @@ Dagster checks that run them are in ``orchestration/defs/quality.py``.
 """
 
 from orchestration.quality.frames import FrameError, to_pandas
-from orchestration.quality.gx import check_with_gx, gx_context
+from orchestration.quality.gx import GxSession, check_with_gx
 from orchestration.quality.results import SuiteResult, markdown_table
 from orchestration.quality.suites import (
     Suite,
@@ -16,20 +16,21 @@ from orchestration.quality.suites import (
     load_suites,
     suite_files,
 )
-from orchestration.quality.validate import run_suite, validate_frame
+from orchestration.quality.validate import run_suite, run_suites, validate_frame
 
 __all__ = [
     "FrameError",
+    "GxSession",
     "Suite",
     "SuiteError",
     "SuiteResult",
     "check_with_gx",
     "display_path",
-    "gx_context",
     "load_suite",
     "load_suites",
     "markdown_table",
     "run_suite",
+    "run_suites",
     "suite_files",
     "to_pandas",
     "validate_frame",

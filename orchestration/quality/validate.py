@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.quality.frames import read_frame
-from orchestration.quality.gx import data_docs_index, run_gx
+from orchestration.quality.gx import GxSession, data_docs_index
 from orchestration.quality.results import Outcome, Skipped, SuiteResult, outcome_of
 from orchestration.quality.suites import Suite, resolve_parameters
 from orchestration.segments import schemes
@@ -30,14 +30,44 @@ def run_suite(
     seed: Path = schemes.SEED,
 ) -> SuiteResult:
     """Read the suite's frame from the warehouse and validate it (see ``validate_frame``)."""
-    asset = asset or suite.assets[0]
-    started = time.perf_counter()
-    frame = read_frame(con, suite, asset)
-    result = validate_frame(
-        frame, suite, asset=asset, docs_root=docs_root, overrides=overrides, run_name=run_name,
+    [result] = run_suites(
+        [(suite, asset or suite.assets[0])],
+        con,
+        docs_root=docs_root,
+        overrides=overrides,
+        run_name=run_name,
         seed=seed,
-    )  # fmt: skip
-    return replace(result, seconds=time.perf_counter() - started)
+    )
+    return result
+
+
+def run_suites(
+    checks: list[tuple[Suite, tuple[str, ...]]],
+    con: duckdb.DuckDBPyConnection,
+    *,
+    docs_root: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    run_name: str | None = None,
+    seed: Path = schemes.SEED,
+) -> list[SuiteResult]:
+    """Validate several (suite, asset) pairs in one GE session, with one Data Docs build.
+    Raises :class:`FrameError` when a suite's frame cannot be read."""
+    results: list[SuiteResult] = []
+    with GxSession(docs_root, run_name) as session:
+        for suite, asset in checks:
+            started = time.perf_counter()
+            frame = read_frame(con, suite, asset)
+            result = validate_frame(
+                frame, suite, asset=asset, overrides=overrides, seed=seed, session=session
+            )
+            del frame  # validated: free it before reading the next one
+            results.append(replace(result, seconds=time.perf_counter() - started))
+        pages, docs_error = session.build_docs()
+    index = data_docs_index(docs_root) if docs_root else None
+    return [
+        replace(r, data_docs=pages.get(r.suite), data_docs_index=index, docs_error=docs_error)
+        for r in results
+    ]
 
 
 def validate_frame(
@@ -49,9 +79,21 @@ def validate_frame(
     overrides: Mapping[str, Any] | None = None,
     run_name: str | None = None,
     seed: Path = schemes.SEED,
+    session: GxSession | None = None,
 ) -> SuiteResult:
-    """Validate a frame with GE. With ``docs_root`` the result is stored in the file-backed GE
-    project there and its Data Docs page is written; without, nothing touches the disk."""
+    """Validate a frame with GE, in ``session`` or in a session of its own. With ``docs_root``
+    (its own session) the result is stored in the file-backed GE project there and its Data Docs
+    page is written; without, nothing touches the disk."""
+    if session is None:
+        with GxSession(docs_root, run_name) as own:
+            result = validate_frame(
+                frame, suite, asset=asset, overrides=overrides, seed=seed, session=own
+            )
+            pages, docs_error = own.build_docs()
+        index = data_docs_index(docs_root) if docs_root else None
+        return replace(
+            result, data_docs=pages.get(result.suite), data_docs_index=index, docs_error=docs_error
+        )
     asset = asset or suite.assets[0]
     started = time.perf_counter()
     parameters, skip = resolve_parameters(suite, overrides, seed)
@@ -61,13 +103,9 @@ def validate_frame(
         for e in suite.expectations
         if e.index in skip
     )
-    docs_page = docs_error = None
-    if len(skip) == len(suite.expectations):
-        outcomes: tuple[Outcome, ...] = ()
-    else:
-        results, docs_page, docs_error = run_gx(
-            frame, suite, gx_name, asset, skip, parameters, docs_root, run_name
-        )
+    outcomes: tuple[Outcome, ...] = ()
+    if len(skip) < len(suite.expectations):
+        results = session.validate(frame, suite, gx_name, asset, skip, parameters)
         outcomes = tuple(sorted((outcome_of(suite, r) for r in results), key=lambda o: o.index))
     return SuiteResult(
         suite=gx_name,
@@ -76,8 +114,5 @@ def validate_frame(
         rows=len(frame),
         outcomes=outcomes,
         skipped=skipped,
-        data_docs=docs_page,
-        data_docs_index=data_docs_index(docs_root) if docs_root else None,
-        docs_error=docs_error,
         seconds=time.perf_counter() - started,
     )
