@@ -89,8 +89,22 @@ def test_new_files_sensor_targets_the_nightly_job(definitions):
 def test_dbt_tests_are_asset_checks(definitions):
     graph = definitions.resolve_asset_graph()
     checks = {key.name for key in graph.asset_check_keys}
-    assert "unique_customer_facts_customer_id" in checks
-    assert "rows_reconcile" in checks
+    assert "unique_int_customers_customer_id" in checks
+    assert "gx_raw_reconciliation" in checks
+
+
+def test_python_checks_are_only_what_python_alone_knows(definitions, manifest):
+    """Every check is a dbt test, a Great Expectations suite (gx_*) or one of the few Python
+    checks that need the run's own state (expectations/README.md, "Where a check lives")."""
+    dbt_tests = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"}
+    checks = definitions.resolve_asset_graph().asset_check_keys
+    python = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in checks
+        if not key.name.startswith("gx_") and key.name not in dbt_tests
+    }
+    assert {name for _, name in python} == {"imported_rows_used"}
+    assert len(python) == 6  # one per source
 
 
 def test_dbt_resource_skips_what_clientele_does_not_use():

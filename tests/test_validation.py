@@ -228,14 +228,22 @@ def test_label_rules_are_skipped_while_the_seed_lacks_the_scheme(warehouse, suit
 
 
 @pytest.fixture
-def corrupted(pipeline, warehouse, tmp_path) -> tuple[duckdb.DuckDBPyConnection, dict]:
-    """A copy of the pipeline's warehouse with planted faults, and what was planted."""
+def writable_copy(pipeline, warehouse, tmp_path) -> duckdb.DuckDBPyConnection:
+    """A writable copy of the pipeline's warehouse, to plant faults in."""
     copy = tmp_path / "clientele.duckdb"
     shutil.copy(pipeline.warehouse, copy)
     wal = pipeline.warehouse.with_name(pipeline.warehouse.name + ".wal")
     if wal.exists():
         shutil.copy(wal, copy.with_name(copy.name + ".wal"))
     con = duckdb.connect(str(copy))
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def corrupted(writable_copy) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """A copy of the pipeline's warehouse with planted faults, and what was planted."""
+    con = writable_copy
     ids = [r[0] for r in con.execute(
         "select customer_id from model.customer_clv order by customer_id limit 3"
     ).fetchall()]  # fmt: skip
@@ -267,7 +275,6 @@ def corrupted(pipeline, warehouse, tmp_path) -> tuple[duckdb.DuckDBPyConnection,
             "file": file,
         },
     )
-    con.close()
 
 
 def test_a_corrupted_warehouse_fails_its_blocking_suites(corrupted, suites, tmp_path):
@@ -328,6 +335,52 @@ def test_a_missing_table_is_a_clear_frame_error(corrupted, suites):
     )
     with pytest.raises(quality.FrameError, match="main.customer_nope is not in the warehouse"):
         quality.run_suite(suite, con)
+
+
+def test_the_suites_catch_what_the_python_checks_caught(writable_copy, suites):
+    """rows_reconcile, clv_values_valid and backtest_error_within_threshold were Python checks
+    repeating these suites; the suites catch each of their faults, at the same severity."""
+    con = writable_copy
+    clv_id, null_id = [r[0] for r in con.execute(
+        "select customer_id from model.customer_clv order by customer_id limit 2"
+    ).fetchall()]  # fmt: skip
+    con.execute(
+        "update model.customer_clv set expected_occasions_12m = 'inf'::double "
+        "where customer_id = ?",
+        [clv_id],
+    )
+    con.execute("update model.customer_clv set p_alive = null where customer_id = ?", [null_id])
+    clv = quality.run_suite(suites["customer_clv"], con)
+    infinite = clv.outcome("expect_column_values_to_be_between", "expected_occasions_12m")
+    assert infinite.samples == ({"customer_id": clv_id, "expected_occasions_12m": "inf"},)
+    missing = clv.outcome("expect_column_values_to_not_be_null", "p_alive")
+    assert missing.unexpected_count == 1 and missing.samples[0]["customer_id"] == null_id
+    assert check_result(suites["customer_clv"], clv).severity == dg.AssetCheckSeverity.ERROR
+
+    # rows read = staged + quarantined, as recorded (what data_quality.files_not_reconciling counts)
+    file = con.execute(
+        "select file from raw.reconciliation where source = 'customers' order by file limit 1"
+    ).fetchall()[0][0]
+    con.execute("update raw.reconciliation set rows_read = rows_read + 1 where file = ?", [file])
+    raw = quality.run_suite(suites["raw_reconciliation"], con, asset=("raw", "customers"))
+    read = raw.outcome(
+        "expect_column_pair_values_to_be_equal", "rows_read vs rows_staged_plus_quarantined"
+    )
+    assert read.unexpected_count == 1 and read.samples[0]["file"] == file
+    assert check_result(suites["raw_reconciliation"], raw).severity == dg.AssetCheckSeverity.ERROR
+
+    backtest = suites["clv_backtest"]
+    con.execute("update model.clv_backtest_summary set total_error_pct = -15.5")
+    result = quality.run_suite(backtest, con, overrides={"backtest_max_error_pct": 15})
+    check = check_result(backtest, result)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "abs_total_error_pct" in check.description and "15.5" in check.description
+    assert quality.run_suite(backtest, con, overrides={"backtest_max_error_pct": 16}).success
+    con.execute("update model.clv_backtest_summary set total_error_pct = null")
+    unknown = quality.run_suite(backtest, con).outcome(
+        "expect_column_values_to_not_be_null", "total_error_pct"
+    )
+    assert not unknown.success and unknown.severity == "warning"
 
 
 # ---------------------------------------------------------------------------------------------
