@@ -383,6 +383,138 @@ def test_the_suites_catch_what_the_python_checks_caught(writable_copy, suites):
     assert not unknown.success and unknown.severity == "warning"
 
 
+def failing_rows(result: quality.SuiteResult, expectation: str, where: str) -> list[dict]:
+    """The samples of a failed expectation (its unexpected rows, by row_id)."""
+    outcome = result.outcome(expectation, where)
+    assert not outcome.success, f"{result.suite}: {expectation} on {where} passed"
+    return list(outcome.samples)
+
+
+def test_the_suites_catch_what_the_dbt_tests_caught(writable_copy, suites):
+    """dbt tests that repeated a suite on the same table (keys, label sets, ranges, shares and
+    totals) are gone; a fault each of them caught fails the suite, blocking."""
+    con = writable_copy
+    ids = [r[0] for r in con.execute(
+        "select customer_id from intermediate.int_customer_segments order by customer_id limit 3"
+    ).fetchall()]  # fmt: skip
+    bogus, unlabelled, copied = ids
+
+    # customer_segments: a label outside its set, a missing label, a row that is no fact
+    con.execute(
+        "update intermediate.int_customer_segments set lifecycle = 'bogus' where customer_id = ?",
+        [bogus],
+    )
+    con.execute(
+        "update intermediate.int_customer_segments set ten_types = null where customer_id = ?",
+        [unlabelled],
+    )
+    con.execute(
+        "insert into intermediate.int_customer_segments select * replace "
+        "('not_a_customer' as customer_id) from intermediate.int_customer_segments "
+        "where customer_id = ?",
+        [copied],
+    )
+    segments = quality.run_suite(suites["customer_segments"], con)
+    samples = failing_rows(segments, "expect_column_values_to_be_in_set", "lifecycle")
+    assert [s["customer_id"] for s in samples] == [bogus]
+    samples = failing_rows(segments, "expect_column_values_to_not_be_null", "ten_types")
+    assert [s["customer_id"] for s in samples] == [unlabelled]
+    samples = failing_rows(segments, "expect_column_values_to_not_be_null", "fact_customer_id")
+    assert [s["customer_id"] for s in samples] == ["not_a_customer"]
+
+    # customer_actions: an action outside its set, a customer twice
+    con.execute(
+        "update intermediate.int_customer_actions set action = 'bogus' where customer_id = ?",
+        [bogus],
+    )
+    con.execute(
+        "insert into intermediate.int_customer_actions "
+        "select * from intermediate.int_customer_actions where customer_id = ?",
+        [copied],
+    )
+    actions = quality.run_suite(suites["customer_actions"], con)
+    samples = failing_rows(actions, "expect_column_values_to_be_in_set", "action")
+    assert [s["customer_id"] for s in samples] == [bogus]
+    samples = failing_rows(actions, "expect_column_values_to_be_unique", "customer_id")
+    assert [s["customer_id"] for s in samples] == [copied, copied]
+
+    # customer_scorecard: a missing role
+    con.execute("update main.customer_scorecard set role = null where customer_id = ?", [bogus])
+    scorecard = quality.run_suite(suites["customer_scorecard"], con)
+    samples = failing_rows(scorecard, "expect_column_values_to_not_be_null", "role")
+    assert [s["customer_id"] for s in samples] == [bogus]
+
+    # kpi_monthly: a month twice, a negative rate
+    first, second = [r[0] for r in con.execute(
+        "select month from main.kpi_monthly order by month limit 2"
+    ).fetchall()]  # fmt: skip
+    con.execute("update main.kpi_monthly set month = ? where month = ?", [first, second])
+    con.execute("update main.kpi_monthly set churn_rate = -0.1 where month = ?", [first])
+    kpi = quality.run_suite(suites["kpi_monthly"], con)
+    assert len(failing_rows(kpi, "expect_column_values_to_be_unique", "month")) == 2
+    assert len(failing_rows(kpi, "expect_column_values_to_be_between", "churn_rate")) == 2
+
+    # cohort_retention: a (cohort, month) twice, a row without its cohort
+    con.execute(
+        "insert into main.cohort_retention select * from main.cohort_retention "
+        "where months_since_first = 1 order by cohort_month limit 1"
+    )
+    con.execute(
+        "update main.cohort_retention set cohort_month = null where months_since_first = 2 and "
+        "cohort_month = (select min(cohort_month) from main.cohort_retention)"
+    )
+    cohorts = quality.run_suite(suites["cohort_retention"], con)
+    key = "cohort_month, activity_month"
+    assert failing_rows(cohorts, "expect_compound_columns_to_be_unique", key)
+    assert len(failing_rows(cohorts, "expect_column_values_to_not_be_null", "cohort_month")) == 1
+
+    # whale_curve: a point without its percentile, a total that is not the facts' total
+    con.execute("update main.whale_curve set percentile = null where percentile = 50")
+    con.execute(
+        "update main.whale_curve set total_contribution_12m = total_contribution_12m + 0.01"
+    )
+    whale = quality.run_suite(suites["whale_curve"], con)
+    assert len(failing_rows(whale, "expect_column_values_to_not_be_null", "percentile")) == 1
+    assert failing_rows(whale, "expect_column_values_to_be_between", "total_difference")
+
+    # loyalty_scorecard: no internal row, a share missing, a label twice
+    con.execute("delete from main.loyalty_scorecard where label = 'internal'")
+    con.execute(
+        "update main.loyalty_scorecard set share = null "
+        "where scheme = 'lifecycle' and label = 'new'"
+    )
+    con.execute(
+        "insert into main.loyalty_scorecard select * from main.loyalty_scorecard "
+        "where scheme = 'ten_types' order by customers desc limit 1"
+    )
+    loyalty = quality.run_suite(suites["loyalty_scorecard"], con)
+
+    def groups(where: str) -> set[tuple[str, str]]:
+        rows = failing_rows(loyalty, "expect_column_values_to_be_between", where)
+        return {(s["scheme"], s["scope"]) for s in rows}
+
+    assert groups("customers_difference") == {("total", "internal"), ("ten_types", "external")}
+    assert groups("shares_missing") == {("lifecycle", "external")}
+    assert groups("labels_repeated") == {("ten_types", "external")}
+
+    # profitability_scorecard: no `all` row, a scheme's revenue a cent off
+    con.execute("delete from main.profitability_scorecard where label = 'all'")
+    con.execute(
+        "update main.profitability_scorecard set revenue_12m = revenue_12m + 0.01 "
+        "where scheme = 'rfm_segment' and label = 'champions'"
+    )
+    profitability = quality.run_suite(suites["profitability_scorecard"], con)
+    revenue = failing_rows(
+        profitability, "expect_column_values_to_be_between", "revenue_12m_difference"
+    )
+    assert {(s["scheme"], s["scope"]) for s in revenue} == {
+        ("total", "external"),
+        ("rfm_segment", "external"),
+    }
+    for result in (segments, actions, scorecard, kpi, cohorts, whale, loyalty, profitability):
+        assert not result.passed_blocking, result.suite
+
+
 # ---------------------------------------------------------------------------------------------
 # pandas 3 frames: GE 1.24 on the dtypes DuckDB hands over
 
