@@ -8,6 +8,7 @@ GE's import costs seconds, once per process; a suite then runs in a fraction of 
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import re
@@ -645,3 +646,168 @@ def test_a_validated_frame_is_not_kept_after_the_check(tmp_path, with_docs):
     del frame
     gc.collect()
     assert alive() is None
+
+
+# ---------------------------------------------------------------------------------------------
+# One home per check (expectations/README.md, "Where a check lives"): a property of a table is
+# tested by a dbt data test or by a Great Expectations suite, never by both.
+
+# The dbt generic tests and GE expectations that assert the same property of a column (or of
+# a set of columns, for a key).
+DBT_PROPERTIES = {
+    "unique": "unique",
+    "unique_combination": "unique",
+    "not_null": "not null",
+    "accepted_values": "in a set",
+    "non_negative": "in a range",
+    "positive": "in a range",
+    "relationships": "references",
+}
+GE_PROPERTIES = {
+    "expect_column_values_to_be_unique": "unique",
+    "expect_compound_columns_to_be_unique": "unique",
+    "expect_column_values_to_not_be_null": "not null",
+    "expect_column_values_to_be_in_set": "in a set",
+    "expect_column_values_to_be_between": "in a range",
+}
+# The "one row per customer fact" query of expectations/README.md: `fact_customer_id` not null
+# says every row's customer_id is a customer_facts row, so that customer_id is not null and
+# references customer_facts.
+FACT_KEY = "fact_customer_id"
+FACTS = ("main", "customer_facts")
+# A mart that is `select * from` one model is that model under another name (customer_facts
+# is a view of int_customer_facts): a test on either tests the same rows.
+PROJECTION = re.compile(r"^\s*select\s+\*\s+from\s+\{\{\s*ref\('(\w+)'\)\s*\}\}\s*$", re.I)
+COMMENTS = re.compile(r"--[^\n]*|\{#.*?#\}", re.S)
+
+Property = tuple[tuple[str, str], frozenset[str], str]
+
+
+def relations(manifest: dict) -> dict[str, tuple[str, str]]:
+    """Each dbt model and seed (unique id) as the relation it stands for, a projection mart
+    resolved to the model it projects."""
+    nodes = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed")
+    }
+    by_name = {node["name"]: uid for uid, node in nodes.items()}
+
+    def resolve(uid: str) -> tuple[str, str]:
+        node = nodes[uid]
+        projected = PROJECTION.match(COMMENTS.sub("", node.get("raw_code") or ""))
+        if projected and projected.group(1) in by_name:
+            return resolve(by_name[projected.group(1)])
+        return node["schema"], node["alias"] or node["name"]
+
+    return {uid: resolve(uid) for uid in nodes}
+
+
+def dbt_properties(manifest: dict) -> dict[Property, list[str]]:
+    """(relation, columns, property) -> the dbt data tests asserting it."""
+    relation_of = relations(manifest)
+    found: dict[Property, list[str]] = {}
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        prop = DBT_PROPERTIES.get(meta.get("name"))
+        if node["resource_type"] != "test" or prop is None:
+            continue
+        model = node.get("attached_node")
+        if model not in relation_of:
+            continue  # a test on a source: no suite validates a source
+        kwargs = meta.get("kwargs") or {}
+        columns = kwargs.get("columns") or [node.get("column_name") or kwargs["column_name"]]
+        if prop == "references":
+            targets = [relation_of[p] for p in node["depends_on"]["nodes"] if p != model]
+            prop = f"references {'.'.join(targets[0]) if targets else kwargs.get('to')}"
+        key = (relation_of[model], frozenset(columns), prop)
+        found.setdefault(key, []).append(f"dbt test {node['name']}")
+    return found
+
+
+def ge_properties(manifest: dict, suites: list[quality.Suite]) -> dict[Property, list[str]]:
+    """(relation, columns, property) -> the GE expectations asserting it. A frame column is
+    taken as the validated table's column of the same name (queries keep the names of the
+    columns they pass through), the README's fact key as that table's customer_id."""
+    relation_of = relations(manifest)
+    canonical = {
+        (node["schema"], node["alias"] or node["name"]): relation_of[uid]
+        for uid, node in manifest["nodes"].items()
+        if uid in relation_of
+    }
+    found: dict[Property, list[str]] = {}
+    for suite in suites:
+        for asset in suite.assets:
+            table = tuple(suite.table_for(asset).split("."))
+            relation = canonical.get(table, table)
+            for e in suite.expectations:
+                where = f"{quality.display_path(suite.path)} expectations[{e.index}]"
+                prop = GE_PROPERTIES.get(e.type)
+                if e.columns == [FACT_KEY] and prop == "not null":
+                    facts = ".".join(canonical.get(FACTS, FACTS))
+                    for fact_prop in ("not null", f"references {facts}"):
+                        key = (relation, frozenset(["customer_id"]), fact_prop)
+                        found.setdefault(key, []).append(where)
+                elif prop is not None:
+                    found.setdefault((relation, frozenset(e.columns), prop), []).append(where)
+    return found
+
+
+def checked_twice(manifest: dict, suites: list[quality.Suite]) -> list[str]:
+    """Every (relation, columns, property) both a dbt test and a suite assert, with both."""
+    dbt, ge = dbt_properties(manifest), ge_properties(manifest, suites)
+    return [
+        f"{'.'.join(relation)} ({', '.join(sorted(columns))}) {prop}: "
+        + "; ".join(dbt[(relation, columns, prop)] + ge[(relation, columns, prop)])
+        for relation, columns, prop in sorted(set(dbt) & set(ge), key=str)
+    ]
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    from orchestration import settings
+    from orchestration.dbt import ensure_manifest
+
+    settings.activate()  # dbt's parse needs CLIENTELE_HOME (the session's home when set)
+    return json.loads(ensure_manifest().read_text(encoding="utf-8"))
+
+
+def test_no_property_is_tested_by_both_dbt_and_great_expectations(manifest, suites):
+    """Keys, label sets and ranges of the tables a suite validates live in its suite; the
+    structure of the other dbt models lives in dbt tests. A mart and the intermediate it
+    projects are one table."""
+    assert checked_twice(manifest, list(suites.values())) == []
+
+
+def test_a_dbt_test_repeating_a_suite_is_found(manifest, suites):
+    """The guard itself: dbt tests planted on customer_facts (a view of int_customer_facts) and
+    on customer_segments repeat what their suites assert, and are reported as such."""
+    planted = copy.deepcopy(manifest)
+    tests = {
+        "unique_customer_facts_customer_id": ("customer_facts", "unique", {}),
+        "relationships_customer_segments_customer_id": (
+            "customer_segments",
+            "relationships",
+            {"to": "ref('int_customer_facts')", "field": "customer_id"},
+        ),
+    }
+    for name, (model, test, kwargs) in tests.items():
+        depends = [f"model.clientele.{model}"]
+        if test == "relationships":
+            depends.append("model.clientele.int_customer_facts")
+        planted["nodes"][f"test.clientele.{name}"] = {
+            "name": name,
+            "resource_type": "test",
+            "attached_node": f"model.clientele.{model}",
+            "column_name": "customer_id",
+            "test_metadata": {"name": test, "kwargs": {"column_name": "customer_id", **kwargs}},
+            "depends_on": {"nodes": depends},
+        }
+    found = checked_twice(planted, list(suites.values()))
+    assert found == [
+        "intermediate.int_customer_facts (customer_id) unique: dbt test "
+        "unique_customer_facts_customer_id; expectations/customer_facts.yml expectations[1]",
+        "intermediate.int_customer_segments (customer_id) references "
+        "intermediate.int_customer_facts: dbt test relationships_customer_segments_customer_id; "
+        "expectations/customer_segments.yml expectations[1]",
+    ]
