@@ -8,6 +8,7 @@ GE's import costs seconds, once per process; a suite then runs in a fraction of 
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import re
@@ -228,14 +229,22 @@ def test_label_rules_are_skipped_while_the_seed_lacks_the_scheme(warehouse, suit
 
 
 @pytest.fixture
-def corrupted(pipeline, warehouse, tmp_path) -> tuple[duckdb.DuckDBPyConnection, dict]:
-    """A copy of the pipeline's warehouse with planted faults, and what was planted."""
+def writable_copy(pipeline, warehouse, tmp_path) -> duckdb.DuckDBPyConnection:
+    """A writable copy of the pipeline's warehouse, to plant faults in."""
     copy = tmp_path / "clientele.duckdb"
     shutil.copy(pipeline.warehouse, copy)
     wal = pipeline.warehouse.with_name(pipeline.warehouse.name + ".wal")
     if wal.exists():
         shutil.copy(wal, copy.with_name(copy.name + ".wal"))
     con = duckdb.connect(str(copy))
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def corrupted(writable_copy) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """A copy of the pipeline's warehouse with planted faults, and what was planted."""
+    con = writable_copy
     ids = [r[0] for r in con.execute(
         "select customer_id from model.customer_clv order by customer_id limit 3"
     ).fetchall()]  # fmt: skip
@@ -267,7 +276,6 @@ def corrupted(pipeline, warehouse, tmp_path) -> tuple[duckdb.DuckDBPyConnection,
             "file": file,
         },
     )
-    con.close()
 
 
 def test_a_corrupted_warehouse_fails_its_blocking_suites(corrupted, suites, tmp_path):
@@ -328,6 +336,184 @@ def test_a_missing_table_is_a_clear_frame_error(corrupted, suites):
     )
     with pytest.raises(quality.FrameError, match="main.customer_nope is not in the warehouse"):
         quality.run_suite(suite, con)
+
+
+def test_the_suites_catch_what_the_python_checks_caught(writable_copy, suites):
+    """rows_reconcile, clv_values_valid and backtest_error_within_threshold were Python checks
+    repeating these suites; the suites catch each of their faults, at the same severity."""
+    con = writable_copy
+    clv_id, null_id = [r[0] for r in con.execute(
+        "select customer_id from model.customer_clv order by customer_id limit 2"
+    ).fetchall()]  # fmt: skip
+    con.execute(
+        "update model.customer_clv set expected_occasions_12m = 'inf'::double "
+        "where customer_id = ?",
+        [clv_id],
+    )
+    con.execute("update model.customer_clv set p_alive = null where customer_id = ?", [null_id])
+    clv = quality.run_suite(suites["customer_clv"], con)
+    infinite = clv.outcome("expect_column_values_to_be_between", "expected_occasions_12m")
+    assert infinite.samples == ({"customer_id": clv_id, "expected_occasions_12m": "inf"},)
+    missing = clv.outcome("expect_column_values_to_not_be_null", "p_alive")
+    assert missing.unexpected_count == 1 and missing.samples[0]["customer_id"] == null_id
+    assert check_result(suites["customer_clv"], clv).severity == dg.AssetCheckSeverity.ERROR
+
+    # rows read = staged + quarantined, as recorded (what data_quality.files_not_reconciling counts)
+    file = con.execute(
+        "select file from raw.reconciliation where source = 'customers' order by file limit 1"
+    ).fetchall()[0][0]
+    con.execute("update raw.reconciliation set rows_read = rows_read + 1 where file = ?", [file])
+    raw = quality.run_suite(suites["raw_reconciliation"], con, asset=("raw", "customers"))
+    read = raw.outcome(
+        "expect_column_pair_values_to_be_equal", "rows_read vs rows_staged_plus_quarantined"
+    )
+    assert read.unexpected_count == 1 and read.samples[0]["file"] == file
+    assert check_result(suites["raw_reconciliation"], raw).severity == dg.AssetCheckSeverity.ERROR
+
+    backtest = suites["clv_backtest"]
+    con.execute("update model.clv_backtest_summary set total_error_pct = -15.5")
+    result = quality.run_suite(backtest, con, overrides={"backtest_max_error_pct": 15})
+    check = check_result(backtest, result)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "abs_total_error_pct" in check.description and "15.5" in check.description
+    assert quality.run_suite(backtest, con, overrides={"backtest_max_error_pct": 16}).success
+    con.execute("update model.clv_backtest_summary set total_error_pct = null")
+    unknown = quality.run_suite(backtest, con).outcome(
+        "expect_column_values_to_not_be_null", "total_error_pct"
+    )
+    assert not unknown.success and unknown.severity == "warning"
+
+
+def failing_rows(result: quality.SuiteResult, expectation: str, where: str) -> list[dict]:
+    """The samples of a failed expectation (its unexpected rows, by row_id)."""
+    outcome = result.outcome(expectation, where)
+    assert not outcome.success, f"{result.suite}: {expectation} on {where} passed"
+    return list(outcome.samples)
+
+
+def test_the_suites_catch_what_the_dbt_tests_caught(writable_copy, suites):
+    """dbt tests that repeated a suite on the same table (keys, label sets, ranges, shares and
+    totals) are gone; a fault each of them caught fails the suite, blocking."""
+    con = writable_copy
+    ids = [r[0] for r in con.execute(
+        "select customer_id from intermediate.int_customer_segments order by customer_id limit 3"
+    ).fetchall()]  # fmt: skip
+    bogus, unlabelled, copied = ids
+
+    # customer_segments: a label outside its set, a missing label, a row that is no fact
+    con.execute(
+        "update intermediate.int_customer_segments set lifecycle = 'bogus' where customer_id = ?",
+        [bogus],
+    )
+    con.execute(
+        "update intermediate.int_customer_segments set ten_types = null where customer_id = ?",
+        [unlabelled],
+    )
+    con.execute(
+        "insert into intermediate.int_customer_segments select * replace "
+        "('not_a_customer' as customer_id) from intermediate.int_customer_segments "
+        "where customer_id = ?",
+        [copied],
+    )
+    segments = quality.run_suite(suites["customer_segments"], con)
+    samples = failing_rows(segments, "expect_column_values_to_be_in_set", "lifecycle")
+    assert [s["customer_id"] for s in samples] == [bogus]
+    samples = failing_rows(segments, "expect_column_values_to_not_be_null", "ten_types")
+    assert [s["customer_id"] for s in samples] == [unlabelled]
+    samples = failing_rows(segments, "expect_column_values_to_not_be_null", "fact_customer_id")
+    assert [s["customer_id"] for s in samples] == ["not_a_customer"]
+
+    # customer_actions: an action outside its set, a customer twice
+    con.execute(
+        "update intermediate.int_customer_actions set action = 'bogus' where customer_id = ?",
+        [bogus],
+    )
+    con.execute(
+        "insert into intermediate.int_customer_actions "
+        "select * from intermediate.int_customer_actions where customer_id = ?",
+        [copied],
+    )
+    actions = quality.run_suite(suites["customer_actions"], con)
+    samples = failing_rows(actions, "expect_column_values_to_be_in_set", "action")
+    assert [s["customer_id"] for s in samples] == [bogus]
+    samples = failing_rows(actions, "expect_column_values_to_be_unique", "customer_id")
+    assert [s["customer_id"] for s in samples] == [copied, copied]
+
+    # customer_scorecard: a missing role
+    con.execute("update main.customer_scorecard set role = null where customer_id = ?", [bogus])
+    scorecard = quality.run_suite(suites["customer_scorecard"], con)
+    samples = failing_rows(scorecard, "expect_column_values_to_not_be_null", "role")
+    assert [s["customer_id"] for s in samples] == [bogus]
+
+    # kpi_monthly: a month twice, a negative rate
+    first, second = [r[0] for r in con.execute(
+        "select month from main.kpi_monthly order by month limit 2"
+    ).fetchall()]  # fmt: skip
+    con.execute("update main.kpi_monthly set month = ? where month = ?", [first, second])
+    con.execute("update main.kpi_monthly set churn_rate = -0.1 where month = ?", [first])
+    kpi = quality.run_suite(suites["kpi_monthly"], con)
+    assert len(failing_rows(kpi, "expect_column_values_to_be_unique", "month")) == 2
+    assert len(failing_rows(kpi, "expect_column_values_to_be_between", "churn_rate")) == 2
+
+    # cohort_retention: a (cohort, month) twice, a row without its cohort
+    con.execute(
+        "insert into main.cohort_retention select * from main.cohort_retention "
+        "where months_since_first = 1 order by cohort_month limit 1"
+    )
+    con.execute(
+        "update main.cohort_retention set cohort_month = null where months_since_first = 2 and "
+        "cohort_month = (select min(cohort_month) from main.cohort_retention)"
+    )
+    cohorts = quality.run_suite(suites["cohort_retention"], con)
+    key = "cohort_month, activity_month"
+    assert failing_rows(cohorts, "expect_compound_columns_to_be_unique", key)
+    assert len(failing_rows(cohorts, "expect_column_values_to_not_be_null", "cohort_month")) == 1
+
+    # whale_curve: a point without its percentile, a total that is not the facts' total
+    con.execute("update main.whale_curve set percentile = null where percentile = 50")
+    con.execute(
+        "update main.whale_curve set total_contribution_12m = total_contribution_12m + 0.01"
+    )
+    whale = quality.run_suite(suites["whale_curve"], con)
+    assert len(failing_rows(whale, "expect_column_values_to_not_be_null", "percentile")) == 1
+    assert failing_rows(whale, "expect_column_values_to_be_between", "total_difference")
+
+    # loyalty_scorecard: no internal row, a share missing, a label twice
+    con.execute("delete from main.loyalty_scorecard where label = 'internal'")
+    con.execute(
+        "update main.loyalty_scorecard set share = null "
+        "where scheme = 'lifecycle' and label = 'new'"
+    )
+    con.execute(
+        "insert into main.loyalty_scorecard select * from main.loyalty_scorecard "
+        "where scheme = 'ten_types' order by customers desc limit 1"
+    )
+    loyalty = quality.run_suite(suites["loyalty_scorecard"], con)
+
+    def groups(where: str) -> set[tuple[str, str]]:
+        rows = failing_rows(loyalty, "expect_column_values_to_be_between", where)
+        return {(s["scheme"], s["scope"]) for s in rows}
+
+    assert groups("customers_difference") == {("total", "internal"), ("ten_types", "external")}
+    assert groups("shares_missing") == {("lifecycle", "external")}
+    assert groups("labels_repeated") == {("ten_types", "external")}
+
+    # profitability_scorecard: no `all` row, a scheme's revenue a cent off
+    con.execute("delete from main.profitability_scorecard where label = 'all'")
+    con.execute(
+        "update main.profitability_scorecard set revenue_12m = revenue_12m + 0.01 "
+        "where scheme = 'rfm_segment' and label = 'champions'"
+    )
+    profitability = quality.run_suite(suites["profitability_scorecard"], con)
+    revenue = failing_rows(
+        profitability, "expect_column_values_to_be_between", "revenue_12m_difference"
+    )
+    assert {(s["scheme"], s["scope"]) for s in revenue} == {
+        ("total", "external"),
+        ("rfm_segment", "external"),
+    }
+    for result in (segments, actions, scorecard, kpi, cohorts, whale, loyalty, profitability):
+        assert not result.passed_blocking, result.suite
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,3 +664,168 @@ def test_a_validated_frame_is_not_kept_after_the_check(tmp_path, with_docs):
     del frame
     gc.collect()
     assert alive() is None
+
+
+# ---------------------------------------------------------------------------------------------
+# One home per check (expectations/README.md, "Where a check lives"): a property of a table is
+# tested by a dbt data test or by a Great Expectations suite, never by both.
+
+# The dbt generic tests and GE expectations that assert the same property of a column (or of
+# a set of columns, for a key).
+DBT_PROPERTIES = {
+    "unique": "unique",
+    "unique_combination": "unique",
+    "not_null": "not null",
+    "accepted_values": "in a set",
+    "non_negative": "in a range",
+    "positive": "in a range",
+    "relationships": "references",
+}
+GE_PROPERTIES = {
+    "expect_column_values_to_be_unique": "unique",
+    "expect_compound_columns_to_be_unique": "unique",
+    "expect_column_values_to_not_be_null": "not null",
+    "expect_column_values_to_be_in_set": "in a set",
+    "expect_column_values_to_be_between": "in a range",
+}
+# The "one row per customer fact" query of expectations/README.md: `fact_customer_id` not null
+# says every row's customer_id is a customer_facts row, so that customer_id is not null and
+# references customer_facts.
+FACT_KEY = "fact_customer_id"
+FACTS = ("main", "customer_facts")
+# A mart that is `select * from` one model is that model under another name (customer_facts
+# is a view of int_customer_facts): a test on either tests the same rows.
+PROJECTION = re.compile(r"^\s*select\s+\*\s+from\s+\{\{\s*ref\('(\w+)'\)\s*\}\}\s*$", re.I)
+COMMENTS = re.compile(r"--[^\n]*|\{#.*?#\}", re.S)
+
+Property = tuple[tuple[str, str], frozenset[str], str]
+
+
+def relations(manifest: dict) -> dict[str, tuple[str, str]]:
+    """Each dbt model and seed (unique id) as the relation it stands for, a projection mart
+    resolved to the model it projects."""
+    nodes = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed")
+    }
+    by_name = {node["name"]: uid for uid, node in nodes.items()}
+
+    def resolve(uid: str) -> tuple[str, str]:
+        node = nodes[uid]
+        projected = PROJECTION.match(COMMENTS.sub("", node.get("raw_code") or ""))
+        if projected and projected.group(1) in by_name:
+            return resolve(by_name[projected.group(1)])
+        return node["schema"], node["alias"] or node["name"]
+
+    return {uid: resolve(uid) for uid in nodes}
+
+
+def dbt_properties(manifest: dict) -> dict[Property, list[str]]:
+    """(relation, columns, property) -> the dbt data tests asserting it."""
+    relation_of = relations(manifest)
+    found: dict[Property, list[str]] = {}
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        prop = DBT_PROPERTIES.get(meta.get("name"))
+        if node["resource_type"] != "test" or prop is None:
+            continue
+        model = node.get("attached_node")
+        if model not in relation_of:
+            continue  # a test on a source: no suite validates a source
+        kwargs = meta.get("kwargs") or {}
+        columns = kwargs.get("columns") or [node.get("column_name") or kwargs["column_name"]]
+        if prop == "references":
+            targets = [relation_of[p] for p in node["depends_on"]["nodes"] if p != model]
+            prop = f"references {'.'.join(targets[0]) if targets else kwargs.get('to')}"
+        key = (relation_of[model], frozenset(columns), prop)
+        found.setdefault(key, []).append(f"dbt test {node['name']}")
+    return found
+
+
+def ge_properties(manifest: dict, suites: list[quality.Suite]) -> dict[Property, list[str]]:
+    """(relation, columns, property) -> the GE expectations asserting it. A frame column is
+    taken as the validated table's column of the same name (queries keep the names of the
+    columns they pass through), the README's fact key as that table's customer_id."""
+    relation_of = relations(manifest)
+    canonical = {
+        (node["schema"], node["alias"] or node["name"]): relation_of[uid]
+        for uid, node in manifest["nodes"].items()
+        if uid in relation_of
+    }
+    found: dict[Property, list[str]] = {}
+    for suite in suites:
+        for asset in suite.assets:
+            table = tuple(suite.table_for(asset).split("."))
+            relation = canonical.get(table, table)
+            for e in suite.expectations:
+                where = f"{quality.display_path(suite.path)} expectations[{e.index}]"
+                prop = GE_PROPERTIES.get(e.type)
+                if e.columns == [FACT_KEY] and prop == "not null":
+                    facts = ".".join(canonical.get(FACTS, FACTS))
+                    for fact_prop in ("not null", f"references {facts}"):
+                        key = (relation, frozenset(["customer_id"]), fact_prop)
+                        found.setdefault(key, []).append(where)
+                elif prop is not None:
+                    found.setdefault((relation, frozenset(e.columns), prop), []).append(where)
+    return found
+
+
+def checked_twice(manifest: dict, suites: list[quality.Suite]) -> list[str]:
+    """Every (relation, columns, property) both a dbt test and a suite assert, with both."""
+    dbt, ge = dbt_properties(manifest), ge_properties(manifest, suites)
+    return [
+        f"{'.'.join(relation)} ({', '.join(sorted(columns))}) {prop}: "
+        + "; ".join(dbt[(relation, columns, prop)] + ge[(relation, columns, prop)])
+        for relation, columns, prop in sorted(set(dbt) & set(ge), key=str)
+    ]
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    from orchestration import settings
+    from orchestration.dbt import ensure_manifest
+
+    settings.activate()  # dbt's parse needs CLIENTELE_HOME (the session's home when set)
+    return json.loads(ensure_manifest().read_text(encoding="utf-8"))
+
+
+def test_no_property_is_tested_by_both_dbt_and_great_expectations(manifest, suites):
+    """Keys, label sets and ranges of the tables a suite validates live in its suite; the
+    structure of the other dbt models lives in dbt tests. A mart and the intermediate it
+    projects are one table."""
+    assert checked_twice(manifest, list(suites.values())) == []
+
+
+def test_a_dbt_test_repeating_a_suite_is_found(manifest, suites):
+    """The guard itself: dbt tests planted on customer_facts (a view of int_customer_facts) and
+    on customer_segments repeat what their suites assert, and are reported as such."""
+    planted = copy.deepcopy(manifest)
+    tests = {
+        "unique_customer_facts_customer_id": ("customer_facts", "unique", {}),
+        "relationships_customer_segments_customer_id": (
+            "customer_segments",
+            "relationships",
+            {"to": "ref('int_customer_facts')", "field": "customer_id"},
+        ),
+    }
+    for name, (model, test, kwargs) in tests.items():
+        depends = [f"model.clientele.{model}"]
+        if test == "relationships":
+            depends.append("model.clientele.int_customer_facts")
+        planted["nodes"][f"test.clientele.{name}"] = {
+            "name": name,
+            "resource_type": "test",
+            "attached_node": f"model.clientele.{model}",
+            "column_name": "customer_id",
+            "test_metadata": {"name": test, "kwargs": {"column_name": "customer_id", **kwargs}},
+            "depends_on": {"nodes": depends},
+        }
+    found = checked_twice(planted, list(suites.values()))
+    assert found == [
+        "intermediate.int_customer_facts (customer_id) unique: dbt test "
+        "unique_customer_facts_customer_id; expectations/customer_facts.yml expectations[1]",
+        "intermediate.int_customer_segments (customer_id) references "
+        "intermediate.int_customer_facts: dbt test relationships_customer_segments_customer_id; "
+        "expectations/customer_segments.yml expectations[1]",
+    ]

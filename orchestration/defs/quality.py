@@ -107,7 +107,12 @@ def check_result(suite: quality.Suite, result: quality.SuiteResult) -> dg.AssetC
         metadata["data_docs_index"] = dg.MetadataValue.path(str(result.data_docs_index))
     if result.docs_error:
         metadata["data_docs_error"] = dg.MetadataValue.text(result.docs_error)
-    failed = ", ".join(f"{o.type} on {o.where}" for o in result.failed)
+    # The first failing row of each, so a warning printed by the CLI says what was found
+    # (e.g. the backtest's error, a source's quarantine rate).
+    failed = ", ".join(
+        f"{o.type} on {o.where}" + (f" (e.g. {o.samples[0]})" if o.samples else "")
+        for o in result.failed
+    )
     return dg.AssetCheckResult(
         passed=result.success,
         severity=severity,

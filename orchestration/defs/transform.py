@@ -8,12 +8,14 @@ the CLV model needs) before the Python model, ``dbt_segments_and_marts`` (the se
 groups ``segments`` and ``scorecards``) after it. Two explicit invocations keep it to two dbt
 processes per run (each costs seconds of fixed start-up) instead of letting Dagster split one
 multi-asset around the Python model. Each is selected by its own folders, not by excluding the
-other's: an exclusion would drop every test that also reads an excluded model (a scorecard's
-totals against ``int_customer_facts``), and those tests would be asset checks of neither. dbt
-data tests run in the same ``dbt build`` and show as asset checks. Two kinds of tests run in the
-test suite instead of every night, because they check the SQL, not the night's data: dbt unit
-tests, and the data tests tagged ``grain`` (a GROUP BY's output is unique on its keys whatever
-the input; at 100M order lines these two scans cost 17 s a night).
+other's: an exclusion would drop every test that also reads an excluded model (a scorecard
+input's relationship to ``int_customer_facts``), and those tests would be asset checks of
+neither. dbt data tests run in the same ``dbt build`` and show as asset checks; they hold the
+structure of the dbt models, and what SPEC §8 validates is in ``expectations/`` (see its
+README, "Where a check lives"). Two kinds of tests run in the test suite instead of every
+night, because they check the SQL, not the night's data: dbt unit tests, and the data tests
+tagged ``grain`` (a GROUP BY's output is unique on its keys whatever the input; at 100M order
+lines these two scans cost 17 s a night).
 """
 
 import os
