@@ -1,4 +1,4 @@
-"""Benchmark: orchestration.clv vs lifetimes 0.11.3 on one simulated summary (not a test).
+"""Benchmark: orchestration.clv.model vs lifetimes 0.11.3 on one simulated summary (not a test).
 
     .venv/bin/python bench/bench_clv.py                # 1,000,000 customers
     .venv/bin/python bench/bench_clv.py --n 200000 --skip-lifetimes

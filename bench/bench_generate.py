@@ -30,7 +30,7 @@ END = dt.date(2026, 6, 30)
 
 def run_one(customers: int, seed: int, days: int, dirt: bool, home: Path) -> dict:
     """Generate once in this process and report time, memory and what was written."""
-    from orchestration.generate import generate
+    from generator.generate import generate
     from orchestration.settings import Paths
 
     shutil.rmtree(home, ignore_errors=True)  # time the generation, not deleting the last one

@@ -205,7 +205,7 @@ def last_json(stdout: str) -> dict:
 
 
 def child_generate(home: Path, lines: int) -> dict:
-    from orchestration.generate import generate
+    from generator.generate import generate
     from orchestration.settings import Paths
 
     started = time.perf_counter()
@@ -232,11 +232,12 @@ def stage_of(step_key: str) -> str:
 def child_pipeline(home: Path, as_of: dt.date) -> dict:
     started = time.perf_counter()
     from orchestration import settings
+    from orchestration.definitions import nightly_job
     from orchestration.operations.nights import run_night
 
     paths = settings.activate(str(home))
     imported = time.perf_counter()
-    result = run_night(paths, as_of)
+    result = run_night(paths, as_of, job=nightly_job())
     finished = time.perf_counter()
     import dagster as dg
 

@@ -22,10 +22,11 @@ from pathlib import Path
 from orchestration import settings
 from orchestration.operations import nights
 from orchestration.operations.locks import Holder
+from orchestration.segments import schemes
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from orchestration.generate import generate
+    from generator.generate import generate
 
     paths = settings.activate(args.home)
     end = dt.date.fromisoformat(args.end) if args.end else None
@@ -35,6 +36,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(summary)
     print(f"raw drops written under {paths.raw}")
     return 0
+
+
+def nightly_job():
+    """The code location's nightly job (loading it imports Dagster and dbt's manifest)."""
+    from orchestration.definitions import nightly_job
+
+    return nightly_job()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -54,22 +62,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.rebuild_warehouse:
             rebuild_warehouse(paths)
         print(f"clientele: running every asset for as-of date {as_of} (home {paths.home})")
-        result = nights.run_night(paths, as_of, publish_older=args.publish_older, run_id=run_id)
+        result = nights.run_night(
+            paths, as_of, job=nightly_job(), publish_older=args.publish_older, run_id=run_id
+        )
     return report_night(paths, as_of, result)
 
 
 def import_mapped(paths: settings.Paths, mapping_name: str, input_path: Path) -> int:
     """Import the user's export through a mapping; 0, or 2 after printing why it could not."""
-    from orchestration import mapping
+    from orchestration.ingest import imports, mapping
 
     try:
         chosen = mapping.load(mapping_name)
-        placed = mapping.import_input(chosen, input_path, paths.raw)
+        placed = imports.import_input(chosen, input_path, paths.raw)
     except (mapping.MappingError, mapping.IngestError) as exc:
         print(f"clientele: {exc}", file=sys.stderr)
         return 2
     print(f"clientele: mapping '{chosen.name}' imported {len(placed)} file(s) into {paths.raw}")
-    for path in mapping.unmatched_inputs(chosen, input_path):
+    for path in imports.unmatched_inputs(chosen, input_path):
         print(f"clientele: WARNING {path} matches no source of the mapping: not imported")
     return 0
 
@@ -137,10 +147,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     with holding(paths, backfill_id, f"clientele backfill --from {args.start}") as held:
         if not held:
             return 2
+        job = nightly_job()
         for as_of in dates:
             result = nights.run_night(
                 paths,
                 as_of,
+                job=job,
                 publish_older=args.publish_older,
                 tags={nights.BACKFILL_TAG: backfill_id},
                 log_level="WARNING",
@@ -151,15 +163,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-# The offer policies (orchestration.offers.POLICIES, repeated so --help needs no pandas import).
-POLICIES = ("top_revenue_12m", "top_revenue_lifetime", "top_clv", "top_value_at_risk", "lottery")
-
-
 def cmd_allocate(args: argparse.Namespace) -> int:
     """Run the allocate_offer job in-process (recorded in Dagster) and print the ranked list."""
     import dagster as dg
 
-    from orchestration import offers
+    from orchestration.segments import offers
 
     paths = settings.activate(args.home)
     nights.prepare_dagster_home(paths)
@@ -202,7 +210,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate exports/<D>/report.html from the published file (or D's Parquet exports)."""
-    from orchestration.report import report_for
+    from orchestration.publish.report import report_for
 
     paths = settings.activate(args.home)
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
@@ -253,6 +261,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = with_home(sub.add_parser("run", help="materialize everything for one as-of date"))
     run.add_argument("--as-of", help="YYYY-MM-DD (default: the latest order drop date)")
+
     def with_import(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument(
             "--mapping",
@@ -294,7 +303,7 @@ def parser() -> argparse.ArgumentParser:
     alloc.add_argument(
         "--policy",
         default="top_clv",
-        choices=POLICIES,
+        choices=schemes.offer_policies(),
     )
     alloc.add_argument("--seed", type=int, default=0, help="lottery seed (default 0)")
     alloc.add_argument(

@@ -1,7 +1,12 @@
-"""The dbt project as Dagster sees it: its location and an up-to-date manifest.
+"""The dbt project as Dagster sees it: its location, an up-to-date manifest and the dbt CLI.
 
 The manifest is rebuilt with ``dbt parse`` only when a project file is newer than it, so loading
 the code location costs a few file stats, not a dbt invocation, on every start.
+
+dagster-dbt's public API, but for two private methods of ``DbtCliResource`` that
+:class:`ClienteleDbtCli` overrides to skip fixed costs (``_cli_version`` and
+``_initialize_dbt_core_adapter``); tests/test_definitions.py
+(``test_dbt_resource_skips_what_clientele_does_not_use``) fails when an upgrade renames them.
 """
 
 from __future__ import annotations

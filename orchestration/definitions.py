@@ -5,7 +5,8 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
-from orchestration.defs.validation import with_validation_checks
+from orchestration.defs.quality import with_validation_checks
+from orchestration.operations.nights import NIGHTLY_JOB
 
 
 @dg.definitions
@@ -16,3 +17,8 @@ def defs() -> dg.Definitions:
     return with_validation_checks(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     )
+
+
+def nightly_job() -> dg.JobDefinition:
+    """The nightly job of this code location, to run nights outside the UI (CLI, tests)."""
+    return defs().resolve_job_def(NIGHTLY_JOB)

@@ -75,7 +75,8 @@ def activate(home: str | os.PathLike | None = None) -> Paths:
 
 
 def current() -> Paths:
-    return activate(None)
+    """The paths of the home this process runs on (activated at start-up), changing nothing."""
+    return Paths(resolve_home())
 
 
 # Scheduling. The nightly run starts at 02:00 in this timezone and computes D = yesterday.
@@ -83,7 +84,5 @@ TIMEZONE = os.environ.get("CLIENTELE_TIMEZONE", "UTC")
 # DuckDB's memory ceiling for every connection that does heavy work: ingestion, dbt
 # (profiles.yml reads the same variable) and the publication.
 DUCKDB_MEMORY_LIMIT = os.environ.get("CLIENTELE_DUCKDB_MEMORY_LIMIT", "8GB")
-# First as-of date the Dagster UI offers for backfills (the real sample starts 2009-12-01).
-PARTITION_START = os.environ.get("CLIENTELE_PARTITION_START", "2009-01-01")
 # Owners shown on every asset in the UI.
 OWNERS = ["team:data-engineering"]

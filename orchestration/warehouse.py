@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,3 +64,10 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
 def quote_identifier(identifier: str) -> str:
     """Any name read from a catalog or a suite, as a quoted SQL identifier."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def q(identifier: str) -> str:
+    """Quote an identifier that comes from the contract (never from data)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", identifier):
+        raise ValueError(f"not a safe identifier: {identifier!r}")
+    return f'"{identifier}"'

@@ -16,7 +16,7 @@ SEED = 11
 
 
 def generate_into(home: Path, *, dirt: bool, end: dt.date = AS_OF) -> settings.Paths:
-    from orchestration.generate import generate
+    from generator.generate import generate
 
     paths = settings.Paths(home)
     generate(paths, customers=CUSTOMERS, seed=SEED, days=1095, end=end, dirt=dirt)
@@ -32,12 +32,13 @@ def clean_raw(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory) -> settings.Paths:
     """A home with dirty generated data, materialized once for AS_OF by the nightly job."""
+    from orchestration.definitions import nightly_job
     from orchestration.operations.nights import run_night
 
     home = tmp_path_factory.mktemp("home")
     paths = settings.activate(home)
     generate_into(home, dirt=True)
-    result = run_night(paths, AS_OF)
+    result = run_night(paths, AS_OF, job=nightly_job())
     assert result.success, "the pipeline failed on generated data"
     return paths
 

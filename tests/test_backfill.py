@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestration.contract import SOURCES
+from orchestration.ingest.contract import SOURCES
 from orchestration.operations.nights import backfill_dates
 from tests.conftest import AS_OF
 from tests.reference import COUNTS, MONEY, RATIOS, compute_facts, differs, read_source

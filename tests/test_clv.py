@@ -1,4 +1,4 @@
-"""Tests of the CLV model (orchestration.clv) against lifetimes, the papers and simulation.
+"""Tests of the CLV model (orchestration.clv.model) against lifetimes, the papers and simulation.
 
 Tolerances (and what they achieve today, for the record):
 - parameters vs lifetimes 0.11.3 (penalizer 0): 1e-3 relative (achieved ~1e-7);
@@ -23,6 +23,8 @@ from clv_simulation import BgNbdTruth, GammaGammaTruth, simulate_summary
 from scipy.special import gammaln
 
 from orchestration import clv
+from orchestration.clv import bg_nbd
+from orchestration.clv.fitting import Optimum
 
 lifetimes = pytest.importorskip("lifetimes")
 
@@ -190,7 +192,7 @@ def test_fit_is_deterministic(sim):
 
 def test_fit_on_threads_equals_the_fit_in_one_pass(sim, ours, monkeypatch):
     """Large fits sum the likelihood in parts on threads; the estimate must not change."""
-    monkeypatch.setattr(clv, "_PARALLEL_MIN_CUSTOMERS", 1_000)
+    monkeypatch.setattr(bg_nbd, "_PARALLEL_MIN_CUSTOMERS", 1_000)
     threaded = clv.fit_bg_nbd(sim["x"], sim["t_x"], sim["T"])
     assert threaded.converged
     for name in ("r", "alpha", "a", "b"):
@@ -419,22 +421,22 @@ def test_identical_spend_falls_back(sim):
 def test_non_convergence_keeps_best_iterate_or_falls_back(sim, monkeypatch):
     sub = sim.iloc[:3000]
     good = clv.fit_bg_nbd(sub["x"], sub["t_x"], sub["T"])
-    real = clv._maximise
+    real = bg_nbd.maximise
 
     def stalled(objective, theta0, bounds):
         opt = real(objective, theta0, bounds)
-        return clv._Optimum(opt.theta, opt.value, 7, False, "pretend it stalled", None)
+        return Optimum(opt.theta, opt.value, 7, False, "pretend it stalled", None)
 
-    monkeypatch.setattr(clv, "_maximise", stalled)
+    monkeypatch.setattr(bg_nbd, "maximise", stalled)
     kept = clv.fit_bg_nbd(sub["x"], sub["t_x"], sub["T"])
     assert not kept.converged and kept.method == "mle: not converged"
     assert "pretend it stalled" in kept.note and kept.r == pytest.approx(good.r)
 
     def lost(objective, theta0, bounds):
         theta = np.array([b[0] for b in bounds])  # every parameter at its lower bound
-        return clv._Optimum(theta, float("nan"), 3000, False, "ran away", None)
+        return Optimum(theta, float("nan"), 3000, False, "ran away", None)
 
-    monkeypatch.setattr(clv, "_maximise", lost)
+    monkeypatch.setattr(bg_nbd, "maximise", lost)
     fallback = clv.fit_bg_nbd(sub["x"], sub["t_x"], sub["T"])
     assert not fallback.converged and fallback.method.startswith("fallback")
     assert "ran away" in fallback.note

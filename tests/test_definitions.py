@@ -89,8 +89,22 @@ def test_new_files_sensor_targets_the_nightly_job(definitions):
 def test_dbt_tests_are_asset_checks(definitions):
     graph = definitions.resolve_asset_graph()
     checks = {key.name for key in graph.asset_check_keys}
-    assert "unique_customer_facts_customer_id" in checks
-    assert "rows_reconcile" in checks
+    assert "unique_int_customers_customer_id" in checks
+    assert "gx_raw_reconciliation" in checks
+
+
+def test_python_checks_are_only_what_python_alone_knows(definitions, manifest):
+    """Every check is a dbt test, a Great Expectations suite (gx_*) or one of the few Python
+    checks that need the run's own state (expectations/README.md, "Where a check lives")."""
+    dbt_tests = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"}
+    checks = definitions.resolve_asset_graph().asset_check_keys
+    python = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in checks
+        if not key.name.startswith("gx_") and key.name not in dbt_tests
+    }
+    assert {name for _, name in python} == {"imported_rows_used"}
+    assert len(python) == 6  # one per source
 
 
 def test_dbt_resource_skips_what_clientele_does_not_use():
@@ -110,43 +124,85 @@ def test_dbt_resource_skips_what_clientele_does_not_use():
     assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
+def invocation_of(node: dict) -> str | None:
+    """Which of the night's two dbt invocations builds a model or seed, from its folder."""
+    from orchestration.defs import transform
+
+    group = transform.FOLDERS.get(transform.folder_of(node))
+    if group in transform.BEFORE_CLV_GROUPS:
+        return "dbt_facts"
+    if group in transform.AFTER_CLV_GROUPS:
+        return "dbt_segments_and_marts"
+    return None
+
+
 def test_every_nightly_dbt_test_is_an_asset_check(definitions, manifest):
     """A dbt test that runs at night shows in Dagster as a check, including those that read
-    models of both dbt invocations (a scorecard's totals against customer_facts)."""
-    from orchestration.defs.transform import SQL_ONLY_TESTS
+    models of both dbt invocations (int_scorecard_customers' relationship to
+    int_customer_facts): those run in, and are checks of, the second one."""
+    from orchestration.defs import transform
 
     nightly = {
         node["name"]: node["depends_on"]["nodes"]
         for unique_id, node in manifest["nodes"].items()
         if unique_id.startswith("test.")
-        and tag(SQL_ONLY_TESTS) not in node["config"].get("tags", [])
+        and tag(transform.SQL_ONLY_TESTS) not in node["config"].get("tags", [])
     }
     across = [
         name
         for name, parents in nightly.items()
-        if "model.clientele.customer_facts" in parents and len(parents) > 1
+        if {invocation_of(manifest["nodes"][p]) for p in parents if p in manifest["nodes"]}
+        == {"dbt_facts", "dbt_segments_and_marts"}
     ]
-    assert len(across) >= 10, across
+    assert (
+        "relationships_int_scorecard_customers_customer_id__customer_id__ref_int_customer_facts_"
+        in across
+    ), across
     checks = {key.name for key in definitions.resolve_asset_graph().asset_check_keys}
     assert set(nightly) - checks == set()
+    second = {key.name for key in transform.dbt_segments_and_marts.check_keys}
+    assert set(across) <= second
 
 
 def test_every_dbt_model_and_seed_is_built_by_one_invocation(manifest):
-    """The two invocations are chosen by tag: a model in a folder that carries neither tag
-    would never be built, and one with both would be built twice."""
+    """The two invocations are chosen by folder: a model in a folder missing from
+    transform.FOLDERS would never be built, and one in both would be built twice. Its group
+    is its folder's."""
     from orchestration.defs import transform
 
     nodes = {
-        unique_id: node["config"].get("tags", [])
+        unique_id: node
         for unique_id, node in manifest["nodes"].items()
         if node["resource_type"] in ("model", "seed")
     }
-    in_both_or_neither = {
-        unique_id
-        for unique_id, tags in nodes.items()
-        if (tag(transform.FACTS_SELECTION) in tags)
-        == (tag(transform.SEGMENTS_AND_MARTS_SELECTION) in tags)
+    unplaced = {unique_id for unique_id, node in nodes.items() if invocation_of(node) is None}
+    assert unplaced == set()
+    built = {
+        "dbt_facts": {key.path[-1] for key in transform.dbt_facts.keys},
+        "dbt_segments_and_marts": {key.path[-1] for key in transform.dbt_segments_and_marts.keys},
     }
-    assert in_both_or_neither == set()
-    built = len(transform.dbt_facts.keys) + len(transform.dbt_segments_and_marts.keys)
-    assert built == len(nodes)
+    for node in nodes.values():
+        assert [name for name, keys in built.items() if node["name"] in keys] == [
+            invocation_of(node)
+        ], node["name"]
+    assert sum(len(keys) for keys in built.values()) == len(nodes)
+
+
+def test_a_models_group_is_its_folder(definitions, manifest):
+    """staging -> staging; intermediate/<group> and marts/<group> -> <group>; seeds -> segments."""
+    graph = definitions.resolve_asset_graph()
+    expected = {
+        ("staging", "stg_raw__orders"): "staging",
+        ("intermediate", "int_customer_facts"): "facts",
+        ("main", "customer_facts"): "facts",
+        ("intermediate", "int_customer_segments"): "segments",
+        ("main", "customer_segments"): "segments",
+        ("intermediate", "int_scorecard_customers"): "scorecards",
+        ("main", "kpi_monthly"): "scorecards",
+        ("main", "segment_labels"): "segments",
+    }
+    assert {key: graph.get(dg.AssetKey(list(key))).group_name for key in expected} == expected
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model":
+            folder = node["original_file_path"].split("/")
+            assert node["schema"] == {"marts": "main"}.get(folder[1], folder[1]), node["name"]

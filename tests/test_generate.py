@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration import generate as gen
-from orchestration.contract import SOURCES
-from orchestration.generate import generate
+from generator import generate as gen
+from generator.generate import generate
+from orchestration.ingest.contract import SOURCES
 from orchestration.settings import Paths
 
 END = dt.date(2026, 6, 30)

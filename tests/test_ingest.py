@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration import ingest
-from orchestration.ingest import IngestError, Loader
+from orchestration.ingest import classify
+from orchestration.ingest.loader import Loader
+from orchestration.ingest.readers import IngestError
 
 ORDER_HEADER = "order_id,customer_id,ordered_at,product_id,quantity,unit_price,line_number"
 
@@ -125,7 +126,7 @@ def test_trimming_shortcut_equals_duckdb_trim(con, value):
     # ingestion trims only values that may need it; the result must be trim()'s exactly
     con.execute("create or replace temp table t as select ?::VARCHAR as v", [value])
     shortcut, reference = con.execute(
-        f"select {ingest._text('v')}, nullif(trim(v), '') from t"
+        f"select {classify._text('v')}, nullif(trim(v), '') from t"
     ).fetchall()[0]
     assert shortcut == reference
 

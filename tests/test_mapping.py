@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import mapping
-from orchestration.ingest import Loader
+from orchestration.ingest import imports, mapping
+from orchestration.ingest.loader import Loader
 
 
 def write_mapping(tmp_path: Path, text: str) -> Path:
@@ -20,9 +20,9 @@ def write_mapping(tmp_path: Path, text: str) -> Path:
 
 def ingest(tmp_path: Path, chosen: mapping.Mapping, input_path: Path):
     raw = tmp_path / "home" / "raw"
-    mapping.import_input(chosen, input_path, raw)
+    imports.import_input(chosen, input_path, raw)
     con = duckdb.connect()
-    loader = Loader(con, raw, mapping=mapping.active_mapping(raw.parent))
+    loader = Loader(con, raw, mapping=imports.active_mapping(raw.parent))
     loader.load("products")
     result = loader.load("orders")
     return con, result
@@ -167,7 +167,7 @@ def test_missing_input_column_names_the_file_and_the_mapping(tmp_path):
     export = tmp_path / "orders.csv"
     export.write_text("order_id,order_date,customer\n1,2025-01-01,c1\n")
     with pytest.raises(mapping.IngestError, match=r"orders.csv: column 'customer_id'"):
-        mapping.import_input(chosen, export, tmp_path / "raw")
+        imports.import_input(chosen, export, tmp_path / "raw")
 
 
 def test_order_level_preset(tmp_path):

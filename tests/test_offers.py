@@ -14,8 +14,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration import offers
-from orchestration.offers import OfferError, OfferRequest
+from orchestration.segments import offers
+from orchestration.segments.offers import OfferError, OfferRequest
 from tests.conftest import AS_OF
 
 
@@ -238,7 +238,12 @@ def test_allocate_offer_is_its_own_job_outside_the_nightly_run():
     assert not {"offer_allocation", "offer_history", "offer_policy_comparison"} & nightly_keys
 
 
-def test_the_cli_offers_the_same_policies():
+def test_every_policy_of_the_seed_is_ranked_and_offered_by_the_cli():
     from orchestration import cli
 
-    assert cli.POLICIES == offers.POLICIES
+    assert tuple(offers.POLICY_SCORE) == offers.POLICIES
+    for policy in offers.POLICIES:
+        args = cli.parser().parse_args(["allocate", "--slots", "1", "--policy", policy])
+        assert args.policy == policy
+    with pytest.raises(SystemExit):
+        cli.parser().parse_args(["allocate", "--slots", "1", "--policy", "top_vibes"])

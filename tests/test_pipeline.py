@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from orchestration.defs.transform import FACTS_SELECTION
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import AS_OF
 
@@ -114,7 +115,7 @@ def test_events_after_the_as_of_date_change_nothing(pipeline, warehouse, tmp_pat
             str(dbt),
             "build",
             "--select",
-            "tag:facts",
+            *FACTS_SELECTION.split(),
             "--vars",
             f"{{as_of: '{AS_OF}'}}",
             "--project-dir",

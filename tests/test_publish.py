@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from orchestration import publish
-from orchestration.contract import PII_COLUMNS
+from orchestration.ingest.contract import PII_COLUMNS
 from orchestration.publish import (
     HISTORY_TABLE,
     LOG_NAME,
@@ -30,8 +30,10 @@ from orchestration.publish import (
     PiiLeakError,
     PublishedTable,
     PublishError,
+    publication,
     read_publication,
 )
+from orchestration.publish import file as publish_file
 from tests.conftest import AS_OF
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -260,7 +262,7 @@ def test_a_pii_leak_fails_loudly_and_keeps_the_previous_publication(
 ):
     before = read_publication(previous)
     export_dir = tmp_path / "exports"
-    monkeypatch.setattr(publish, "strip_pii", lambda columns: (list(columns), []))
+    monkeypatch.setattr(publish_file, "strip_pii", lambda columns: (list(columns), []))
     tables = (*PUBLISHED_TABLES, PublishedTable("customers", schema="raw", dating=publish.UNDATED))
     with pytest.raises(PiiLeakError, match=r"customers\.email, customers\.name, customers\.phone"):
         publish.publish(
@@ -294,7 +296,7 @@ def test_an_error_after_the_new_file_is_written_keeps_the_previous_one(
     def disk_full(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(publish, "export_tables", disk_full)
+    monkeypatch.setattr(publication, "export_tables", disk_full)
     with pytest.raises(OSError, match="No space left"):
         publish.publish(
             pipeline.warehouse, previous, AS_OF, "late", export_dir=tmp_path / "exports"
@@ -348,7 +350,10 @@ def test_a_failed_blocking_check_publishes_nothing_and_keeps_the_previous_file(
     paths = settings.activate(home)
     before = assert_complete(paths.published)
     con = duckdb.connect(str(paths.warehouse))
-    con.execute("insert into main.customer_facts select * from main.customer_facts limit 1")
+    con.execute(  # customer_facts is a view of it
+        "insert into intermediate.int_customer_facts "
+        "select * from intermediate.int_customer_facts limit 1"
+    )
     con.close()
 
     prepare_dagster_home(paths)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from orchestration.readers import FileRead, _read_jsonl_arrow, read_jsonl, read_jsonl_lines
+from orchestration.ingest.readers import FileRead, _read_jsonl_arrow, read_jsonl, read_jsonl_lines
 
 CLEAN = [
     {"Ticket_ID": "t1", "opened_at": "2025-01-02 09:00:00", "minutes": 12, "vip": True},

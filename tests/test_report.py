@@ -28,9 +28,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import report
 from orchestration.defs.publish import EXPORTS, PUBLISHED
-from orchestration.publish import REPORT_NAME, read_publication
+from orchestration.publish import read_publication, report
+from orchestration.publish.report import REPORT_NAME
 from tests.conftest import AS_OF
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,7 +1,7 @@
 """KPIs and scorecards (SPEC §7) on the session pipeline's output.
 
 The shapes that need hand-made inputs (the whale curve's peak and tail, migration against the
-previous date) are dbt unit tests in models/marts/_scorecards.yml (run by
+previous date) are dbt unit tests in models/marts/scorecards/_scorecards.yml (run by
 tests/test_dbt_unit_tests.py); here: totals reconcile with customer_facts to the cent, shares
 partition each scheme, the whale curve and the monthly KPIs agree with an independent
 computation from the facts, and segment migration counts the label moves of a second as-of date.
@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 
 from orchestration.config import product_vars
-from orchestration.contract import PII_COLUMNS
 from orchestration.dbt import DBT_EXECUTABLE
-from orchestration.report import rows as records  # dicts of Python values: exact Decimals
+from orchestration.ingest.contract import PII_COLUMNS
+from orchestration.publish.report import rows as records  # dicts of Python values: exact Decimals
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import AS_OF
 
@@ -339,7 +339,7 @@ def migrated(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
     database = home / "warehouse" / "clientele.duckdb"
     with duckdb.connect(str(database)) as con:
         con.execute(
-            """insert into main.segment_history by name
+            """insert into intermediate.int_segment_history by name
                select ? as as_of_date, customer_id, role,
                    case when row_number() over (order by customer_id) % 10 = 0
                         then 'lost' else lifecycle end as lifecycle,

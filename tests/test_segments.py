@@ -1,6 +1,6 @@
 """Segments, actions and personality types (SPEC §5-§6) on the session pipeline's output.
 
-The rule boundaries are dbt unit tests (models/segments/*.yml, run by
+The rule boundaries are dbt unit tests (models/intermediate/segments/**/*.yml, run by
 tests/test_dbt_unit_tests.py); here: every scheme is a complete partition, reasons quote the
 facts, the generator's planted archetypes are recovered, a threshold var moves exactly the
 labels it governs, and segment_history is idempotent per as-of date.
@@ -23,22 +23,13 @@ import pytest
 import yaml
 
 from orchestration.dbt import DBT_EXECUTABLE
+from orchestration.segments import schemes
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import AS_OF
 
 SEEDS = DBT_PROJECT_DIR / "seeds"
-SEGMENTS_DIR = DBT_PROJECT_DIR / "models" / "segments"
-SCHEMES = [
-    "role",
-    "lifecycle",
-    "satisfaction",
-    "nps_group",
-    "rfm_segment",
-    "value_tier",
-    "loyalty_type",
-    "loyalty_ladder",
-    "ten_types",
-]
+SEGMENTS_DIR = DBT_PROJECT_DIR / "models" / "marts" / "segments"
+SCHEMES = list(schemes.segment_schemes())
 # (archetype, scheme, label) that must be recovered for at least 90% of the archetype.
 REQUIRED_RECOVERY = [
     ("loyal", "lifecycle", "loyal"),
@@ -240,7 +231,7 @@ def rebuilt(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
         before = con.execute("select * from main.customer_segments").df()
         before_actions = con.execute("select * from main.customer_actions").df()
         con.execute(
-            """insert into main.segment_history by name
+            """insert into intermediate.int_segment_history by name
                select ? as as_of_date, 'OTHER_DAY' as customer_id, 'loyal' as lifecycle
                union all
                select ? as as_of_date, 'STALE' as customer_id, 'loyal' as lifecycle""",
@@ -250,9 +241,10 @@ def rebuilt(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
         DBT_EXECUTABLE,
         "run",
         "--select",
-        "customer_segments",
-        "customer_actions",
-        "segment_history",
+        "fqn:clientele.intermediate.segments.schemes",  # the rules, views holding the vars
+        "int_customer_segments",
+        "int_customer_actions",
+        "int_segment_history",
         "--vars",
         json.dumps({"as_of": AS_OF.isoformat(), "new_days": NEW_DAYS}),
         "--project-dir",

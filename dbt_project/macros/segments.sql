@@ -1,5 +1,5 @@
-{# Helpers of the segment models (models/segments): numbers quoted in *_reason texts and the
-   rank cut-off of a "top share" rule. #}
+{# Helpers of the segment models (models/intermediate/segments): numbers quoted in *_reason
+   texts, the rank cut-off of a "top share" rule and the lapse threshold. #}
 
 {# A number as text for a reason, rounded to `decimals`; 'unknown' when NULL. #}
 {% macro seg_num(expr, decimals=0) -%}
@@ -33,4 +33,11 @@
 {# A share var as a percentage for a reason text: 0.1 -> 10%. #}
 {% macro seg_pct(share) -%}
     {{ '%g' | format(share * 100) }}%
+{%- endmacro %}
+
+{# The lifecycle's lapse threshold in days (SPEC §5.2 rules 4 and 5): a silence longer than
+   max(lapse_min_days, lapse_gap_multiple × the median gap between the customer's occasions so
+   far) is a lapse. `median_gap_days` is an expression. #}
+{% macro lapse_threshold_days(median_gap_days) -%}
+    greatest({{ var('lapse_min_days') }}, {{ var('lapse_gap_multiple') }} * {{ median_gap_days }})
 {%- endmacro %}

@@ -1,13 +1,18 @@
-"""Ingest assets, one per source: raw drops up to D into ``raw.<source>`` or quarantine."""
+"""Ingest assets, one per source: raw drops up to D into ``raw.<source>`` or quarantine.
+
+Rows read = staged + quarantined and the quarantine rate are Great Expectations suites
+(``expectations/raw_reconciliation.yml``, ``expectations/quarantine_rate.yml``); the one check
+here is ``imported_rows_used``, which needs the run's as-of date and which files are history.
+"""
 
 import dagster as dg
 
 from orchestration import settings
-from orchestration.contract import SOURCES, Source
 from orchestration.defs.resources import Night, Warehouse
-from orchestration.ingest import Loader, SourceLoad, q
-from orchestration.mapping import active_mapping
-from orchestration.warehouse import scalar
+from orchestration.ingest.contract import SOURCES, Source
+from orchestration.ingest.imports import active_mapping
+from orchestration.ingest.loader import Loader, SourceLoad
+from orchestration.warehouse import q
 
 
 def load_metadata(result: SourceLoad) -> dict[str, dg.MetadataValue]:
@@ -40,8 +45,8 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         description=(
             f"{source.description} Loads every new or changed drop of "
             f"`raw/{source.name}/` dated on or before D into `raw.{source.name}`; rejected "
-            "rows go to `raw.quarantine` with a reason; `raw.reconciliation` proves "
-            "rows read = staged + quarantined per file."
+            "rows go to `raw.quarantine` with a reason; `raw.reconciliation` records "
+            "rows read = staged + quarantined per file (checked by gx_raw_reconciliation)."
         ),
         deps=deps,
         kinds={"duckdb", "python"},
@@ -62,40 +67,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
     return ingest
 
 
-def build_reconciliation_check(source: Source) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=dg.AssetKey(["raw", source.name]),
-        name="rows_reconcile",
-        blocking=True,
-        description="Per file: rows read = rows in raw table + rows in quarantine.",
-    )
-    def rows_reconcile(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.connect(read_only=True) as con:
-            mismatches = scalar(
-                con,
-                f"""with staged as (
-                        select _file as file, count(*) as n from raw.{q(source.name)} group by 1),
-                    quarantined as (
-                        select file, count(*) as n from raw.quarantine where source = ? group by 1)
-                    select count(*) from raw.reconciliation r
-                    left join staged s using (file) left join quarantined qq using (file)
-                    where r.source = ? and (r.rows_read != coalesce(s.n, 0) + coalesce(qq.n, 0)
-                          or r.rows_staged != coalesce(s.n, 0))""",
-                [source.name, source.name],
-            )
-            files = scalar(
-                con, "select count(*) from raw.reconciliation where source = ?", [source.name]
-            )
-        return dg.AssetCheckResult(
-            passed=mismatches == 0,
-            metadata={"files": files, "files_not_reconciling": mismatches},
-        )
-
-    return rows_reconcile
-
-
 ingest_assets = [build_ingest_asset(s) for s in SOURCES.values()]
-reconciliation_checks = [build_reconciliation_check(s) for s in SOURCES.values()]
 
 
 def build_imported_rows_check(source: Source) -> dg.AssetChecksDefinition:

@@ -15,9 +15,9 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration import settings
-from orchestration.contract import SOURCES
 from orchestration.defs.resources import Warehouse
-from orchestration.ingest import find_drops
+from orchestration.ingest.contract import SOURCES
+from orchestration.ingest.drops import find_drops
 from orchestration.operations import nights
 from orchestration.operations.runs import WAREHOUSE_TAG
 

@@ -1,13 +1,18 @@
-"""The lifetime-value model: BG/NBD + Gamma-Gamma fitted every run, and its nightly backtest."""
+"""The lifetime-value model: BG/NBD + Gamma-Gamma fitted every run, and its nightly backtest.
+
+Their checks are Great Expectations suites (SPEC §8), like every validation of a table:
+``expectations/customer_clv.yml`` (blocking: one row per purchasing customer, p_alive in
+[0, 1], no NaN or infinity) and ``expectations/clv_backtest.yml`` (a warning: total error
+beyond ``backtest_max_error_pct``).
+"""
 
 import dagster as dg
 import pandas as pd
 
 from orchestration import settings
+from orchestration.clv.scoring import backtest, fit_and_score
 from orchestration.config import product_vars
 from orchestration.defs.resources import Night, Warehouse
-from orchestration.lifetime_value import backtest, fit_and_score
-from orchestration.warehouse import scalar
 
 FACTS = dg.AssetKey(["main", "customer_facts"])
 OCCASIONS = dg.AssetKey(["intermediate", "int_purchase_occasions"])
@@ -62,19 +67,6 @@ def customer_clv(
     )
 
 
-@dg.asset_check(asset=CLV, blocking=True, description="p_alive in [0, 1]; no NaN or infinity.")
-def clv_values_valid(warehouse: Warehouse) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
-        bad = scalar(
-            con,
-            """select count(*) from model.customer_clv
-               where p_alive is null or p_alive < 0 or p_alive > 1 or isnan(p_alive)
-                  or not isfinite(clv_12m) or not isfinite(expected_occasions_12m)
-                  or not isfinite(expected_value_per_occasion)""",
-        )
-    return dg.AssetCheckResult(passed=bad == 0, metadata={"invalid_rows": bad})
-
-
 @dg.asset(
     key=BACKTEST,
     group_name="model",
@@ -115,24 +107,4 @@ def clv_backtest(
             **{k: v for k, v in result.metrics.items() if v is not None},
             "deciles": dg.MetadataValue.md(result.deciles.round(2).to_markdown(index=False)),
         }
-    )
-
-
-@dg.asset_check(
-    asset=BACKTEST,
-    description="Warns when the holdout prediction's total error exceeds backtest_max_error_pct.",
-)
-def backtest_error_within_threshold(warehouse: Warehouse) -> dg.AssetCheckResult:
-    limit = float(product_vars()["backtest_max_error_pct"])
-    with warehouse.connect(read_only=True) as con:
-        error = scalar(con, "select total_error_pct from model.clv_backtest_summary")
-    passed = error is not None and abs(error) <= limit
-    return dg.AssetCheckResult(
-        passed=passed,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"total_error_pct": error, "limit_pct": limit},
-        description=None
-        if passed
-        else f"the backtest's total error {error if error is None else round(error, 1)} % "
-        f"is beyond ±{limit:g} %",
     )

@@ -10,9 +10,10 @@ import datetime as dt
 
 import dagster as dg
 
-from orchestration import offers, settings
+from orchestration import settings
 from orchestration.defs.resources import Warehouse
 from orchestration.operations.runs import WAREHOUSE_TAG
+from orchestration.segments import offers
 
 SEGMENTS = dg.AssetKey(["main", "customer_segments"])
 OFFER_TABLES = {

@@ -12,8 +12,8 @@ writes a new file that replaces the published one atomically (orchestration/publ
 import dagster as dg
 
 from orchestration import publish, settings
-from orchestration.contract import SOURCES
 from orchestration.defs.resources import Night, Warehouse
+from orchestration.ingest.contract import SOURCES
 from orchestration.warehouse import connect
 
 PUBLISHED = dg.AssetKey(["published", "clientele"])

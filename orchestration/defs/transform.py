@@ -1,22 +1,27 @@
 """The dbt project as Dagster assets, built for the as-of date D in two invocations.
 
-``dbt_facts``: staging, intermediate and ``customer_facts`` (dbt tag ``facts``): what the CLV
-model needs. ``dbt_segments_and_marts``: the seeds, segments, scorecards and KPIs (tag
-``segments_and_marts``), after the CLV model. Two explicit groups keep it to two dbt
-invocations per run (each costs seconds of fixed start-up) instead of letting Dagster split one
-multi-asset around the Python model. Each is selected by its own tag, not by excluding the
-other's: an exclusion would drop every test that also reads an excluded model (a scorecard's
-totals against ``customer_facts``), and those tests would be asset checks of neither. dbt data
-tests run in the same ``dbt build`` and show as asset checks. Two kinds of tests run in the
-test suite instead of every night, because they check the SQL, not the night's data: dbt unit
-tests, and the data tests tagged ``grain`` (a GROUP BY's output is unique on its keys whatever
-the input; at 100M order lines these two scans cost 17 s a night).
+A model's folder is its layer and its Dagster group, both derived from ``FOLDERS`` below:
+``models/staging`` is the group ``staging``; ``models/intermediate/<group>`` and
+``models/marts/<group>`` are ``<group>``; the seeds belong to ``segments``. The night runs two
+dbt invocations chosen by those folders: ``dbt_facts`` (groups ``staging`` and ``facts``: what
+the CLV model needs) before the Python model, ``dbt_segments_and_marts`` (the seeds and the
+groups ``segments`` and ``scorecards``) after it. Two explicit invocations keep it to two dbt
+processes per run (each costs seconds of fixed start-up) instead of letting Dagster split one
+multi-asset around the Python model. Each is selected by its own folders, not by excluding the
+other's: an exclusion would drop every test that also reads an excluded model (a scorecard
+input's relationship to ``int_customer_facts``), and those tests would be asset checks of
+neither. dbt data tests run in the same ``dbt build`` and show as asset checks; they hold the
+structure of the dbt models, and what SPEC §8 validates is in ``expectations/`` (see its
+README, "Where a check lives"). Two kinds of tests run in the test suite instead of every
+night, because they check the SQL, not the night's data: dbt unit tests, and the data tests
+tagged ``grain`` (a GROUP BY's output is unique on its keys whatever the input; at 100M order
+lines these two scans cost 17 s a night).
 """
 
 import os
 import shutil
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import dagster as dg
@@ -26,21 +31,57 @@ from orchestration import settings
 from orchestration.dbt import AS_OF_ENV, dbt_project, ensure_manifest
 from orchestration.defs.resources import Night
 
-# dbt folder -> Dagster group, so the UI shows the flow ingest -> staging -> facts -> ...
-GROUPS = {"staging": "staging", "intermediate": "facts", "facts": "facts", "marts": "facts"}
-FACTS_SELECTION = "tag:facts"
-SEGMENTS_AND_MARTS_SELECTION = "tag:segments_and_marts"
+PROJECT = "clientele"  # the dbt project's name, the first part of every fqn
+# The one table of dbt folders (under the project) and their Dagster groups; the UI shows the
+# flow ingest -> staging -> facts -> model -> segments -> scorecards -> publish.
+FOLDERS = {
+    "models/staging": "staging",
+    "models/intermediate/facts": "facts",
+    "models/marts/facts": "facts",
+    "models/intermediate/segments": "segments",
+    "models/marts/segments": "segments",
+    "models/intermediate/scorecards": "scorecards",
+    "models/marts/scorecards": "scorecards",
+    "seeds": "segments",  # the label names and personality types the segment rules use
+}
+BEFORE_CLV_GROUPS = ("staging", "facts")  # everything the CLV model reads
+AFTER_CLV_GROUPS = ("segments", "scorecards")
 SQL_ONLY_TESTS = "tag:grain"  # run by tests/test_dbt_unit_tests.py
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
+def folder_of(dbt_resource_props: Mapping[str, Any]) -> str | None:
+    """The entry of ``FOLDERS`` holding a model or seed (its file's deepest listed folder)."""
+    path = PurePosixPath(dbt_resource_props.get("original_file_path", ""))
+    return next((str(p) for p in path.parents if str(p) in FOLDERS), None)
+
+
+def selector(folder: str) -> str:
+    """The dbt selector of everything in one folder of ``FOLDERS``.
+
+    ``fqn:`` rather than ``path:``: dbt resolves a path against the working directory, and
+    Dagster evaluates the selection in its own process, wherever that was started. Seeds sit
+    at the top of their folder, so their fqn has no folder part.
+    """
+    if folder == "seeds":
+        return "resource_type:seed"
+    return f"fqn:{PROJECT}.{'.'.join(PurePosixPath(folder).parts[1:])}"
+
+
+def selection(groups: Iterable[str]) -> str:
+    """A dbt selection of every model and seed in the folders of ``groups``."""
+    wanted = set(groups)
+    return " ".join(selector(folder) for folder, group in FOLDERS.items() if group in wanted)
+
+
+FACTS_SELECTION = selection(BEFORE_CLV_GROUPS)
+SEGMENTS_AND_MARTS_SELECTION = selection(AFTER_CLV_GROUPS)
+
+
 class ClienteleTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        meta_group = dbt_resource_props.get("config", {}).get("meta", {}).get("dagster", {})
-        if meta_group.get("group"):
-            return meta_group["group"]
-        fqn = dbt_resource_props.get("fqn", [])
-        return GROUPS.get(fqn[1], "facts") if len(fqn) > 2 else "facts"
+        folder = folder_of(dbt_resource_props)
+        return FOLDERS[folder] if folder else None
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return settings.OWNERS

@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import publish, settings
-from orchestration.ingest import find_drops
+from orchestration.ingest.drops import find_drops
 from orchestration.operations.locks import Holder, LockHeld, OsLock
 
 NIGHTLY_JOB = "clientele_nightly"
@@ -115,21 +115,18 @@ def run_night(
     paths: settings.Paths,
     as_of: dt.date,
     *,
+    job: dg.JobDefinition,
     publish_older: bool = False,
     tags: dict[str, str] | None = None,
-    job: dg.JobDefinition | None = None,
     instance: dg.DagsterInstance | None = None,
     run_id: str | None = None,
     log_level: str = "INFO",
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset of the nightly job for ``as_of`` in this process.
+    """Materialize every asset of ``job`` (the nightly job: ``definitions.nightly_job()``) for
+    ``as_of`` in this process.
 
     The job's warehouse resource takes the warehouse lock (re-entrantly if this process, a CLI
     command or a backfill, already holds it)."""
-    if job is None:
-        from orchestration.definitions import defs  # the code location, loaded on demand
-
-        job = defs().resolve_job_def(NIGHTLY_JOB)
     run_config = night_config(as_of, publish_older=publish_older)
     run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
     run_tags = {AS_OF_TAG: as_of.isoformat(), **(tags or {})}

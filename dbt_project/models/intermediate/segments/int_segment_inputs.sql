@@ -1,0 +1,103 @@
+-- One row per customer known on D with every number a segment rule reads (SPEC §5): the
+-- customer facts, the CLV model's p_alive and clv_12m (NULL without a model row), the latest
+-- voice, the latest comeback, the RFM scores, the peer benchmarks and the personality types.
+-- customer_segments applies the rules to this table only, so its unit tests mock one input.
+with facts as (
+    select * from {{ ref('int_customer_facts') }}
+),
+
+clv as (
+    select * from {{ source('model', 'customer_clv') }}
+),
+
+voice as (
+    select * from {{ ref('int_segment_voice') }}
+),
+
+comebacks as (
+    select * from {{ ref('int_segment_comebacks') }}
+),
+
+rfm as (
+    select * from {{ ref('int_segment_rfm') }}
+),
+
+peers as (
+    select * from {{ ref('int_segment_peers') }}
+),
+
+personality as (
+    select * from {{ ref('int_customer_personality') }}
+),
+
+personality_tags as (
+    select
+        customer_id,
+        {{ listagg('personality_type', "', '", 'order by personality_type') }}
+            as personality_tags,
+        {{ listagg("personality_type || ': ' || personality_reason", "'; '",
+                   'order by personality_type') }} as personality_reason
+    from personality
+    group by customer_id
+),
+
+final as (
+    select
+        facts.customer_id,
+        facts.as_of_date,
+        facts.is_employee,
+        facts.customer_kind,
+        facts.acquisition_channel,
+        facts.region,
+        facts.signed_up_date,
+        facts.first_purchase_date,
+        facts.last_purchase_date,
+        facts.tenure_days,
+        facts.recency_days,
+        facts.occasions,
+        facts.occasions_24m,
+        facts.orders_12m,
+        facts.median_gap_days,
+        facts.revenue,
+        facts.revenue_12m,
+        facts.contribution,
+        facts.contribution_12m,
+        facts.discount_share_12m,
+        facts.complaints_12m,
+        facts.referrals_12m,
+        cast(clv.p_alive as double) as p_alive,
+        cast(clv.clv_12m as double) as clv_12m,
+        voice.voice_kind,
+        voice.voice_at,
+        voice.voice_score,
+        voice.voice_from_csat,
+        voice.complaint_severity,
+        voice.nps_at,
+        voice.nps_score,
+        voice.nps_from_csat,
+        comebacks.comeback_date,
+        comebacks.comeback_days_ago,
+        comebacks.comeback_gap_days,
+        comebacks.prior_median_gap_days,
+        comebacks.lapse_threshold_days as comeback_threshold_days,
+        rfm.r_score,
+        rfm.f_score,
+        rfm.m_score,
+        peers.peer_group,
+        peers.peer_customers,
+        peers.potential_clv_12m,
+        peers.lookalike_group,
+        peers.lookalike_customers,
+        peers.lookalike_clv_12m,
+        personality_tags.personality_tags,
+        personality_tags.personality_reason
+    from facts
+    left join clv using (customer_id)
+    left join voice using (customer_id)
+    left join comebacks using (customer_id)
+    left join rfm using (customer_id)
+    left join peers using (customer_id)
+    left join personality_tags using (customer_id)
+)
+
+select * from final

@@ -1,0 +1,79 @@
+-- Monthly KPIs (SPEC §7) of the external customers, one row per calendar month from the first
+-- month with any event (order line, ticket or survey) up to D's month. A month's state is
+-- taken at its end, or at D for D's (partial) month.
+--   active: an occasion in the window_12m_days ending on the month end;
+--   repeat_purchase_rate: of the active customers, the share with 2+ occasions in that window;
+--   retention_rate: of the customers active at the previous month end, the share still active;
+--   lapsed_customers: lapsed at the month end by the lifecycle rule (2+ occasions, silent for
+--     more than max(lapse_min_days, lapse_gap_multiple × median gap so far), not yet lost);
+--   reborn_customers: came back in the month after such a silence (the lifecycle's reborn);
+--   nps / csat: from the month's survey answers (CSAT-only answers mapped onto the NPS scale as
+--     everywhere else); money: the month's orders, cost to serve as in customer_facts, so the
+--     months add up to the external customers' lifetime figures in customer_facts.
+with months as (
+    select * from {{ ref('int_kpi_months') }}
+),
+
+activity as (
+    select * from {{ ref('int_monthly_activity') }}
+),
+
+lapses as (
+    select * from {{ ref('int_monthly_lapses') }}
+),
+
+money as (
+    select * from {{ ref('int_monthly_money') }}
+),
+
+voice as (
+    select * from {{ ref('int_monthly_voice') }}
+),
+
+costed as (
+    select
+        months.month,
+        coalesce(money.revenue, 0) as revenue,
+        coalesce(money.revenue, 0) - coalesce(money.cogs, 0) as gross_margin,
+        {{ cost_to_serve(
+            'money.orders', 'money.return_lines', 'money.handling_minutes',
+            'money.net_shipping_cost'
+        ) }} as cost_to_serve,
+        coalesce(money.orders, 0) as orders
+    from months
+    left join money using (month)
+),
+
+final as (
+    select
+        {{ as_of() }} as as_of_date,
+        months.month,
+        months.month_end,
+        months.month_end < cast(last_day(months.month) as date) as is_partial_month,
+        coalesce(activity.active_customers, 0) as active_customers,
+        coalesce(activity.new_customers, 0) as new_customers,
+        activity.repeat_customers / nullif(activity.active_customers, 0)
+            as repeat_purchase_rate,
+        activity.retained_customers / nullif(activity.previously_active, 0)
+            as retention_rate,
+        1 - activity.retained_customers / nullif(activity.previously_active, 0)
+            as churn_rate,
+        coalesce(voice.nps_responses, 0) as nps_responses,
+        100.0 * (voice.promoters - voice.detractors) / nullif(voice.nps_responses, 0) as nps,
+        coalesce(voice.csat_responses, 0) as csat_responses,
+        voice.csat_satisfied / nullif(voice.csat_responses, 0) as csat,
+        costed.orders,
+        cast(costed.revenue as decimal(18, 2)) as revenue,
+        cast(costed.gross_margin as decimal(18, 2)) as gross_margin,
+        cast(costed.cost_to_serve as decimal(18, 2)) as cost_to_serve,
+        cast(costed.gross_margin - costed.cost_to_serve as decimal(18, 2)) as contribution,
+        coalesce(lapses.lapsed_customers, 0) as lapsed_customers,
+        coalesce(lapses.reborn_customers, 0) as reborn_customers
+    from months
+    left join activity using (month)
+    left join voice using (month)
+    left join costed using (month)
+    left join lapses using (month)
+)
+
+select * from final
