@@ -63,7 +63,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             rebuild_warehouse(paths)
         print(f"clientele: running every asset for as-of date {as_of} (home {paths.home})")
         result = nights.run_night(
-            paths, as_of, job=nightly_job(), publish_older=args.publish_older, run_id=run_id
+            paths,
+            as_of,
+            job=nightly_job(),
+            publish_older=args.publish_older,
+            full_refresh=args.full_refresh,
+            run_id=run_id,
         )
     return report_night(paths, as_of, result)
 
@@ -276,6 +281,11 @@ def parser() -> argparse.ArgumentParser:
         "--publish-older",
         action="store_true",
         help="replace the published file even if it holds a newer as-of date",
+    )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models from every loaded drop (dbt --full-refresh)",
     )
     run.add_argument(
         "--rebuild-warehouse",

@@ -138,8 +138,14 @@ def test_two_suites_with_one_name_are_refused(tmp_path):
 
 
 def test_checks_attach_only_to_assets_that_exist(suites):
-    keys = [dg.AssetKey(["main", "customer_facts"]), dg.AssetKey(["raw", "orders"])]
-    checks = build_validation_checks(keys, list(suites.values()))
+    @dg.asset(key=["raw", "orders"], group_name="ingest")
+    def orders(): ...
+
+    @dg.asset(key=["main", "customer_facts"], deps=[orders])
+    def facts(): ...
+
+    graph = dg.Definitions(assets=[orders, facts]).resolve_asset_graph()
+    checks = build_validation_checks(graph, list(suites.values()))
     specs = {(s.asset_key.to_user_string(), s.name): s for c in checks for s in c.check_specs}
     assert set(specs) == {
         ("main/customer_facts", "gx_customer_facts"),
@@ -149,8 +155,37 @@ def test_checks_attach_only_to_assets_that_exist(suites):
     assert specs[("main/customer_facts", "gx_customer_facts")].blocking
     assert specs[("raw/orders", "gx_raw_reconciliation")].blocking
     assert not specs[("raw/orders", "gx_quarantine_rate")].blocking
+
     # A suite for a table nobody defines yet is skipped without error.
-    assert build_validation_checks([dg.AssetKey(["main", "nothing_here"])]) == []
+    @dg.asset(key=["main", "nothing_here"])
+    def nothing(): ...
+
+    empty = dg.Definitions(assets=[nothing]).resolve_asset_graph()
+    assert build_validation_checks(empty, list(suites.values())) == []
+
+
+def test_the_suites_run_in_one_step_per_stage_of_the_flow():
+    """A few GE steps a night (one session and at most one Data Docs build each), one per
+    stage of the flow, instead of one per suite and asset; products, loaded before orders, have
+    theirs. No step is split: the two dbt steps stay two dbt invocations."""
+    from orchestration.definitions import defs
+
+    job = defs().resolve_job_def("clientele_nightly")
+    steps = sorted(
+        n.name for n in job.graph.node_dict.values() if n.name.startswith(("gx_", "dbt_"))
+    )
+    assert steps == [
+        "dbt_facts",
+        "dbt_segments_and_marts",
+        "gx_facts",
+        "gx_ingest",
+        "gx_ingest_upstream",
+        "gx_marts",
+        "gx_model",
+    ]
+    graph = defs().resolve_asset_graph()
+    checks = {key.name for key in graph.asset_check_keys if key.name.startswith("gx_")}
+    assert {"gx_customer_facts", "gx_raw_reconciliation", "gx_loyalty_scorecard"} <= checks
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +243,24 @@ def test_a_warning_suite_fails_as_a_warning(warehouse, suites):
     outcome = result.outcome("expect_column_values_to_be_between", "quarantine_rate")
     assert outcome.unexpected_count == 1 and outcome.severity == "warning"
     assert outcome.samples[0]["source"] == "orders"
+    check = check_result(suite, result)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_a_shift_in_label_shares_since_the_previous_date_warns(writable_copy, suites):
+    """Distribution drift (SPEC §8): the previous as-of date had every external customer
+    lapsed; today's lifecycle shares moved by far more than drift_alert_points."""
+    con, suite = writable_copy, suites["segment_drift"]
+    assert quality.run_suite(suite, con).success  # one date: nothing to compare
+    con.execute(
+        """insert into intermediate.int_segment_history
+           select * replace (as_of_date - 1 as as_of_date, 'lapsed' as lifecycle)
+           from intermediate.int_segment_history"""
+    )
+    result = quality.run_suite(suite, con)
+    assert not result.success and result.passed_blocking
+    moved = result.outcome("expect_column_values_to_be_between", "moved_points")
+    assert moved.unexpected_count >= 2 and {s["scheme"] for s in moved.samples} == {"lifecycle"}
     check = check_result(suite, result)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
 

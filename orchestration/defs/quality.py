@@ -3,6 +3,12 @@
 One check per suite and asset, named ``gx_<suite>``: blocking for ``severity: error`` suites
 (bad data stops everything downstream, publication included), WARN for ``severity: warn``.
 
+The checks of one stage run together in one step (``gx_ingest``, ``gx_facts``, ``gx_model``,
+``gx_marts``: the assets a step of the flow produced), with one Great Expectations session:
+GE is set up once per stage, not per suite, and a night writes far fewer Dagster events. Data
+Docs are built once per run, by the last stage, or by the stage whose blocking check stops the
+run, so the index shows every night, a failed one included.
+
 Checks are built only for assets that exist in the definitions, because a suite may name a
 table another engineer is still building: ``orchestration/definitions.py`` loads this folder
 with ``dg.load_from_defs_folder`` and passes the result through ``with_validation_checks``,
@@ -17,74 +23,123 @@ from orchestration import quality
 from orchestration.defs.resources import Night, Warehouse
 from orchestration.settings import EXPECTATIONS_DIR
 
+# The step that produced an asset, folded into the flow's stages.
+STAGE_OF_STEP = {"dbt_facts": "facts", "dbt_segments_and_marts": "marts"}
+STAGE_OF_GROUP = {"ingest": "ingest", "model": "model"}
+
+Pair = tuple[quality.Suite, tuple[str, ...]]
+
 
 def with_validation_checks(defs: dg.Definitions) -> dg.Definitions:
     """``defs`` plus a check for every suite whose asset it defines."""
-    checks = build_validation_checks(defs.resolve_all_asset_keys())
+    checks = build_validation_checks(defs.resolve_asset_graph())
     return dg.Definitions.merge(defs, dg.Definitions(asset_checks=checks)) if checks else defs
 
 
 def build_validation_checks(
-    asset_keys: Iterable[dg.AssetKey], suites: list[quality.Suite] | None = None
+    graph, suites: list[quality.Suite] | None = None
 ) -> list[dg.AssetChecksDefinition]:
-    """Checks for the suites' assets that are in ``asset_keys``; the others are skipped."""
-    known = set(asset_keys)
+    """One multi-asset check per stage, for the suites' assets that ``graph`` holds."""
+    stages = pairs_by_stage(graph, suites)
+    last = list(stages)[-1] if stages else None
+    return [build_stage_checks(stage, pairs, stage == last) for stage, pairs in stages.items()]
+
+
+def pairs_by_stage(graph, suites: list[quality.Suite] | None = None) -> dict[str, list[Pair]]:
+    """The (suite, asset) pairs of each stage, stages in the order the flow runs them.
+
+    A stage's step must not check an asset upstream of another asset it checks: Dagster would
+    split the step, and the dbt steps after it, so that the upstream asset's blocking checks
+    pass first. Such an asset is checked in a stage of its own (``<stage>_upstream``): orders
+    are loaded after products, whose ids they are checked against."""
     suites = quality.load_suites(EXPECTATIONS_DIR) if suites is None else suites
-    return [
-        build_suite_check(suite, asset)
+    order = {key: i for i, key in enumerate(graph.toposorted_asset_keys)}
+    checked = {
+        dg.AssetKey(list(asset)): stage_of(graph, dg.AssetKey(list(asset)))
         for suite in suites
         for asset in suite.assets
-        if dg.AssetKey(list(asset)) in known
-    ]
+        if dg.AssetKey(list(asset)) in order
+    }
+    stage = {
+        key: f"{name}_upstream"
+        if any(checked.get(later) == name for later in graph.get(key).child_keys if later != key)
+        else name
+        for key, name in checked.items()
+    }
+    known = [(suite, asset) for suite in suites for asset in suite.assets]
+    known = [pair for pair in known if dg.AssetKey(list(pair[1])) in stage]
+    known.sort(key=lambda pair: (order[dg.AssetKey(list(pair[1]))], pair[0].name))
+    stages: dict[str, list[Pair]] = {}
+    for suite, asset in known:
+        stages.setdefault(stage[dg.AssetKey(list(asset))], []).append((suite, asset))
+    return stages
 
 
-def build_suite_check(suite: quality.Suite, asset: tuple[str, ...]) -> dg.AssetChecksDefinition:
-    kind = "Blocking" if suite.blocking else "Warning"
-    description = (
-        f"{kind} Great Expectations suite {quality.display_path(suite.path)} "
-        f"({len(suite.expectations)} expectations). {suite.description}"
+def stage_of(graph, key: dg.AssetKey) -> str:
+    step = graph.assets_def_for_key(key).node_def.name
+    return STAGE_OF_STEP.get(step) or STAGE_OF_GROUP.get(graph.get(key).group_name) or step
+
+
+def build_stage_checks(stage: str, pairs: list[Pair], last: bool) -> dg.AssetChecksDefinition:
+    by_key = {check_key(suite, asset): (suite, asset) for suite, asset in pairs}
+
+    @dg.multi_asset_check(
+        name=f"gx_{stage}",
+        specs=[
+            dg.AssetCheckSpec(
+                name=key.name,
+                asset=key.asset_key,
+                blocking=suite.blocking,
+                description=(
+                    f"{'Blocking' if suite.blocking else 'Warning'} Great Expectations suite "
+                    f"{quality.display_path(suite.path)} ({len(suite.expectations)} "
+                    f"expectations). {suite.description}"
+                ),
+            )
+            for key, (suite, _) in by_key.items()
+        ],
+        can_subset=True,
+        description=f"The Great Expectations suites of the {stage} stage, in one GE session.",
     )
-
-    @dg.asset_check(
-        asset=dg.AssetKey(list(asset)),
-        name=f"gx_{suite.name}",
-        blocking=suite.blocking,
-        description=description,
-    )
-    def gx_suite_check(
+    def stage_checks(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse, night: Night
-    ) -> dg.AssetCheckResult:
-        try:
+    ) -> Iterable[dg.AssetCheckResult]:
+        chosen = [by_key[k] for k in by_key if k in context.selected_asset_check_keys]
+        docs_root = warehouse.paths.data_docs
+        run_name = f"{night.date}_{context.run.run_id[:8]}"
+        with quality.GxSession(docs_root, run_name) as session:
             with warehouse.connect(read_only=True) as con:
-                result = quality.run_suite(
-                    suite,
-                    con,
-                    asset=asset,
-                    docs_root=warehouse.paths.data_docs,
-                    run_name=f"{night.date}_{context.run.run_id[:8]}",
-                )
-        except (quality.FrameError, quality.SuiteError) as error:
-            context.log.error(str(error))
-            return dg.AssetCheckResult(
-                passed=False,
-                severity=dg.AssetCheckSeverity.ERROR
-                if suite.blocking
-                else dg.AssetCheckSeverity.WARN,
-                metadata={"error": dg.MetadataValue.text(str(error)), **_suite_metadata(suite)},
-            )
-        for outcome in result.failed:
-            context.log.warning(
-                f"{result.suite}: {outcome.type} on {outcome.where} failed "
-                f"({outcome.unexpected_count} unexpected) e.g. {list(outcome.samples)[:3]}"
-            )
-        return check_result(suite, result)
+                results = quality.run_suites(chosen, con, session=session)
+            stops = any(r.blocking and not r.passed_blocking for r in results)
+            pages, docs_error = session.build_docs(run_wide=True) if last or stops else ({}, None)
+        for (suite, asset), result in zip(chosen, results, strict=True):
+            result = quality.with_docs(result, pages, docs_root, docs_error)
+            for line in result.problems():
+                context.log.warning(line)
+            yield check_result(suite, result, check_key(suite, asset))
 
-    return gx_suite_check
+    return stage_checks
 
 
-def check_result(suite: quality.Suite, result: quality.SuiteResult) -> dg.AssetCheckResult:
-    """Passed, or failed with ERROR when a critical expectation failed (blocks when the check
-    is blocking), else WARN; metadata with what a person needs to act."""
+def check_key(suite: quality.Suite, asset: tuple[str, ...]) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(dg.AssetKey(list(asset)), f"gx_{suite.name}")
+
+
+def check_result(
+    suite: quality.Suite, result: quality.SuiteResult, key: dg.AssetCheckKey | None = None
+) -> dg.AssetCheckResult:
+    """Passed, or failed with ERROR when a critical expectation failed or the frame could not
+    be read (blocks when the check is blocking), else WARN; metadata with what a person needs
+    to act."""
+    target = {"asset_key": key.asset_key, "check_name": key.name} if key else {}
+    if result.error:
+        return dg.AssetCheckResult(
+            **target,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR if suite.blocking else dg.AssetCheckSeverity.WARN,
+            metadata={"error": dg.MetadataValue.text(result.error), **_suite_metadata(suite)},
+            description=result.error,
+        )
     only_warnings = bool(result.failed) and not result.critical_failures
     severity = dg.AssetCheckSeverity.WARN if only_warnings else dg.AssetCheckSeverity.ERROR
     metadata: dict[str, dg.MetadataValue] = {
@@ -114,6 +169,7 @@ def check_result(suite: quality.Suite, result: quality.SuiteResult) -> dg.AssetC
         for o in result.failed
     )
     return dg.AssetCheckResult(
+        **target,
         passed=result.success,
         severity=severity,
         metadata=metadata,

@@ -86,7 +86,8 @@ def remove_partial_publications(paths: settings.Paths) -> list[Path]:
 
 
 class Night(dg.ConfigurableResource):
-    """What one run computes: the as-of date D and whether it may publish an older date.
+    """What one run computes: the as-of date D, whether it may publish an older date, and
+    whether it rebuilds the incremental models from scratch.
 
     Run configuration (Launchpad: ``resources: night: config: as_of: YYYY-MM-DD``): the
     schedule passes yesterday, the CLI and backfills their date; left empty, D is the latest
@@ -96,6 +97,10 @@ class Night(dg.ConfigurableResource):
     publish_older: bool = Field(
         default=False,
         description="Replace the published file even when it holds a newer as-of date.",
+    )
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the incremental dbt models from every loaded drop.",
     )
     _date: dt.date | None = PrivateAttr(default=None)
 

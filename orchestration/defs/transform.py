@@ -95,6 +95,8 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
     # dbt unit tests check SQL logic on fixed inputs, not the night's data: they run in
     # `make test` (tests/test_dbt_unit_tests.py), not in every nightly build, as dbt advises.
     args = ["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
+    if night.full_refresh:  # the incremental models rebuilt from every loaded drop
+        args.append("--full-refresh")
     # dagster-dbt hands this process's environment to dbt; steps run one at a time.
     os.environ[AS_OF_ENV] = night.date.isoformat()
     invocation = dbt.cli(args, context=context)

@@ -105,9 +105,13 @@ def holding_warehouse(
         lock.release(holder)
 
 
-def night_config(as_of: dt.date, *, publish_older: bool = False) -> dict:
+def night_config(
+    as_of: dt.date, *, publish_older: bool = False, full_refresh: bool = False
+) -> dict:
     """The run config of one night (the ``night`` resource)."""
     config = {"as_of": as_of.isoformat(), "publish_older": publish_older}
+    if full_refresh:
+        config["full_refresh"] = True
     return {"resources": {"night": {"config": config}}}
 
 
@@ -117,6 +121,7 @@ def run_night(
     *,
     job: dg.JobDefinition,
     publish_older: bool = False,
+    full_refresh: bool = False,
     tags: dict[str, str] | None = None,
     instance: dg.DagsterInstance | None = None,
     run_id: str | None = None,
@@ -127,7 +132,7 @@ def run_night(
 
     The job's warehouse resource takes the warehouse lock (re-entrantly if this process, a CLI
     command or a backfill, already holds it)."""
-    run_config = night_config(as_of, publish_older=publish_older)
+    run_config = night_config(as_of, publish_older=publish_older, full_refresh=full_refresh)
     run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
     run_tags = {AS_OF_TAG: as_of.isoformat(), **(tags or {})}
 

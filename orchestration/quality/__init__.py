@@ -7,7 +7,7 @@ Dagster checks that run them are in ``orchestration/defs/quality.py``.
 
 from orchestration.quality.frames import FrameError, to_pandas
 from orchestration.quality.gx import GxSession, check_with_gx
-from orchestration.quality.results import SuiteResult, markdown_table
+from orchestration.quality.results import SuiteResult, markdown_table, with_docs
 from orchestration.quality.suites import (
     Suite,
     SuiteError,
@@ -34,4 +34,5 @@ __all__ = [
     "suite_files",
     "to_pandas",
     "validate_frame",
+    "with_docs",
 ]

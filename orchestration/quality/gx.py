@@ -124,15 +124,17 @@ class GxSession:
         self.validated.append(gx_name)
         return list(result.results)
 
-    def build_docs(self) -> tuple[dict[str, Path], str | None]:
-        """Render the pages of this session's results, their suites and the index, once.
+    def build_docs(self, run_wide: bool = False) -> tuple[dict[str, Path], str | None]:
+        """Render the pages of this session's results (with ``run_wide``, of every session of
+        the run: the run name's), their suites and the index, once.
 
         Returns each suite's result page by GE suite name. Data Docs are a view of stored
         results: a rendering failure is reported, never turned into a failed check."""
-        if self.docs_root is None or not self.validated:
+        if self.docs_root is None or not (self.validated or run_wide):
             return {}, None
         try:
-            return _render_docs(self.context, self.validated, self.run_id), None
+            names = None if run_wide else self.validated
+            return _render_docs(self.context, names, self.run_id), None
         except Exception as exc:  # GE rendering raises anything; the validations stand
             logger.warning("Data Docs not written: %s", exc)
             return {}, f"Data Docs not written: {exc}"
@@ -146,20 +148,28 @@ class GxSession:
             store.remove_key(key)
 
 
-def _render_docs(context: Any, names: list[str], run_id: Any) -> dict[str, Path]:
+def _render_docs(context: Any, names: list[str] | None, run_id: Any) -> dict[str, Path]:
+    """Pages of the results of ``names`` in this session, or (None) of the whole run."""
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
     )
 
-    wanted = set(names)
     keys = [
         k
         for k in context.validation_results_store.list_keys()
-        if k.expectation_suite_identifier.name in wanted
-        and k.run_id.run_name == run_id.run_name
-        and k.run_id.run_time == run_id.run_time
+        if k.run_id.run_name == run_id.run_name
+        and (
+            names is None
+            or (
+                k.expectation_suite_identifier.name in names
+                and k.run_id.run_time == run_id.run_time
+            )
+        )
     ]
-    suites = [ExpectationSuiteIdentifier(name) for name in dict.fromkeys(names)]
+    suites = [
+        ExpectationSuiteIdentifier(name)
+        for name in dict.fromkeys(k.expectation_suite_identifier.name for k in keys)
+    ]
     context.build_data_docs(resource_identifiers=[*suites, *keys])
     pages = {}
     for key in keys:

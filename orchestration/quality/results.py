@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ class SuiteResult:
     data_docs_index: Path | None = None
     docs_error: str | None = None
     seconds: float = 0.0
+    # The suite could not be validated (its frame not read, GE refused it): a failure.
+    error: str | None = None
 
     @property
     def failed(self) -> list[Outcome]:
@@ -59,7 +61,17 @@ class SuiteResult:
 
     @property
     def success(self) -> bool:
-        return not self.failed
+        return not self.failed and self.error is None
+
+    def problems(self) -> list[str]:
+        """One line per failed expectation (or the error), for the run's log."""
+        if self.error:
+            return [f"{self.suite}: {self.error}"]
+        return [
+            f"{self.suite}: {o.type} on {o.where} failed ({o.unexpected_count} unexpected) "
+            f"e.g. {list(o.samples)[:3]}"
+            for o in self.failed
+        ]
 
     @property
     def critical_failures(self) -> list[Outcome]:
@@ -68,7 +80,7 @@ class SuiteResult:
     @property
     def passed_blocking(self) -> bool:
         """No critical expectation failed: what decides whether publication may go on."""
-        return not self.critical_failures
+        return not self.critical_failures and self.error is None
 
     def outcome(self, expectation_type: str, where: str | None = None) -> Outcome:
         """The outcome of an expectation by type (and column), for tests and callers."""
@@ -161,3 +173,13 @@ def markdown_table(result: SuiteResult, *, failed_only: bool = False) -> str:
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")[:300]
+
+
+def with_docs(
+    result: SuiteResult, pages: dict[str, Path], docs_root: Path | None, docs_error: str | None
+) -> SuiteResult:
+    """The result with its Data Docs page (when built) and the site's index."""
+    index = docs_root / "site" / "index.html" if docs_root else None
+    return replace(
+        result, data_docs=pages.get(result.suite), data_docs_index=index, docs_error=docs_error
+    )

@@ -12,10 +12,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from orchestration.quality.frames import read_frame
-from orchestration.quality.gx import GxSession, data_docs_index
-from orchestration.quality.results import Outcome, Skipped, SuiteResult, outcome_of
-from orchestration.quality.suites import Suite, resolve_parameters
+from orchestration.quality.frames import FrameError, read_frame
+from orchestration.quality.gx import GxSession
+from orchestration.quality.results import Outcome, Skipped, SuiteResult, outcome_of, with_docs
+from orchestration.quality.suites import Suite, SuiteError, resolve_parameters
 from orchestration.segments import schemes
 
 
@@ -29,45 +29,47 @@ def run_suite(
     run_name: str | None = None,
     seed: Path = schemes.SEED,
 ) -> SuiteResult:
-    """Read the suite's frame from the warehouse and validate it (see ``validate_frame``)."""
-    [result] = run_suites(
-        [(suite, asset or suite.assets[0])],
-        con,
-        docs_root=docs_root,
-        overrides=overrides,
-        run_name=run_name,
+    """Read the suite's frame from the warehouse and validate it (see ``validate_frame``);
+    raises :class:`FrameError` when the frame cannot be read."""
+    asset = asset or suite.assets[0]
+    frame = read_frame(con, suite, asset)
+    return validate_frame(
+        frame, suite, asset=asset, docs_root=docs_root, overrides=overrides, run_name=run_name,
         seed=seed,
-    )
-    return result
+    )  # fmt: skip
 
 
 def run_suites(
-    checks: list[tuple[Suite, tuple[str, ...]]],
+    pairs: list[tuple[Suite, tuple[str, ...]]],
     con: duckdb.DuckDBPyConnection,
     *,
-    docs_root: Path | None = None,
+    session: GxSession,
     overrides: Mapping[str, Any] | None = None,
-    run_name: str | None = None,
     seed: Path = schemes.SEED,
 ) -> list[SuiteResult]:
-    """Validate several (suite, asset) pairs in one GE session, with one Data Docs build.
-    Raises :class:`FrameError` when a suite's frame cannot be read."""
+    """Validate several (suite, asset) pairs in one GE session (Data Docs are the caller's:
+    ``session.build_docs``). A suite whose frame cannot be read, or that GE refuses, gets a
+    result with its ``error``; the others are validated."""
     results: list[SuiteResult] = []
-    with GxSession(docs_root, run_name) as session:
-        for suite, asset in checks:
-            started = time.perf_counter()
+    for suite, asset in pairs:
+        started = time.perf_counter()
+        try:
             frame = read_frame(con, suite, asset)
             result = validate_frame(
                 frame, suite, asset=asset, overrides=overrides, seed=seed, session=session
             )
-            del frame  # validated: free it before reading the next one
-            results.append(replace(result, seconds=time.perf_counter() - started))
-        pages, docs_error = session.build_docs()
-    index = data_docs_index(docs_root) if docs_root else None
-    return [
-        replace(r, data_docs=pages.get(r.suite), data_docs_index=index, docs_error=docs_error)
-        for r in results
-    ]
+        except (FrameError, SuiteError) as error:
+            result = SuiteResult(
+                suite=suite.gx_name(asset),
+                asset="/".join(asset),
+                blocking=suite.blocking,
+                rows=0,
+                outcomes=(),
+                error=str(error),
+            )
+        frame = None  # validated: freed before the next one is read
+        results.append(replace(result, seconds=time.perf_counter() - started))
+    return results
 
 
 def validate_frame(
@@ -90,10 +92,7 @@ def validate_frame(
                 frame, suite, asset=asset, overrides=overrides, seed=seed, session=own
             )
             pages, docs_error = own.build_docs()
-        index = data_docs_index(docs_root) if docs_root else None
-        return replace(
-            result, data_docs=pages.get(result.suite), data_docs_index=index, docs_error=docs_error
-        )
+        return with_docs(result, pages, docs_root, docs_error)
     asset = asset or suite.assets[0]
     started = time.perf_counter()
     parameters, skip = resolve_parameters(suite, overrides, seed)

@@ -1,8 +1,10 @@
 -- One order line, typed and normalized. Returns carry a negative signed quantity whether the
 -- export marked them with a negative quantity or with status `returned`.
+-- Unlike the other staging views this one keeps every loaded line, with its drop, load and
+-- visibility date: the order history (int_order_history) is built incrementally, for any
+-- as-of date, and int_customer_orders keeps the rows visible on D.
 with source as (
     select * from {{ source('raw', 'orders') }}
-    where _visible_from <= {{ as_of() }}
 ),
 
 normalized as (
@@ -23,7 +25,10 @@ normalized as (
         coalesce(shipping_cost, 0) as shipping_cost,
         coalesce(shipping_charged, 0) as shipping_charged,
         _file as source_file,
-        _row_number as source_row
+        _row_number as source_row,
+        _drop_date as drop_date,
+        _load_id as load_id,
+        _visible_from as visible_from
     from source
 )
 

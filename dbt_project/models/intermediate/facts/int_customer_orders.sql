@@ -1,32 +1,22 @@
--- One row per (customer, order date, order) of the customers' order lines up to D, with the
--- sums and flags every per-customer, per-day and per-month figure is built from. The readers
--- (customers, money, occasions, monthly KPIs) aggregate these few million rows instead of each
--- re-reading every order line. Guest lines have no customer and are left out.
--- Lines count as merchandise when not cancelled and is_merchandise (SPEC §3).
-with lines as (
-    select
-        *,
-        is_merchandise and not is_cancelled as is_sale
-    from {{ ref('int_order_lines') }}
-    where customer_id is not null
-)
-
+-- The customers' orders known on D: the order history's rows visible on D and dated up to D,
+-- with the 12m flag. One row per (customer, order date, order), or more where one order's
+-- lines came in several drops: readers sum and count distinct orders, never rows.
+{{ config(materialized="view") }}
 select
     customer_id,
     order_date,
     order_id,
-    count(*) filter (where is_sale) as merchandise_lines,
-    coalesce(bool_or(is_sale and quantity > 0), false) as has_purchase_line,
-    sum(line_amount) filter (where is_sale) as net_amount,
-    sum(gross_amount) filter (where is_sale) as gross_amount,
-    sum(gross_amount) filter (where is_sale and has_discount) as discounted_gross_amount,
-    sum(returned_amount) filter (where is_sale) as returned_amount,
-    count(*) filter (where is_sale and is_return) as return_lines,
-    sum(line_cogs) filter (where is_sale) as cogs,
-    bool_or(cost_assumed) filter (where is_sale) as any_cost_assumed,
-    -- Shipping counts on every non-cancelled line, merchandise or not.
-    sum(shipping_cost - shipping_charged) filter (where not is_cancelled) as net_shipping_cost,
-    bool_or(is_cancelled) as has_cancelled_line,
-    bool_or(in_12m) as in_12m
-from lines
-group by customer_id, order_date, order_id
+    merchandise_lines,
+    has_purchase_line,
+    net_amount,
+    gross_amount,
+    discounted_gross_amount,
+    returned_amount,
+    return_lines,
+    cogs,
+    any_cost_assumed,
+    net_shipping_cost,
+    has_cancelled_line,
+    order_date >= {{ window_start(var('window_12m_days')) }} as in_12m
+from {{ ref('int_order_history') }}
+where visible_from <= {{ as_of() }} and order_date <= {{ as_of() }}

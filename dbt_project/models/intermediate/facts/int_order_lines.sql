@@ -1,23 +1,21 @@
--- A view, not a table: its one reader, int_customer_orders, aggregates it to one row per
--- (customer, day, order) in the same scan; writing every order line again would cost more.
+-- A view, not a table: its one reader, int_order_history, aggregates it to one row per
+-- (drop, customer, day, order) in the same scan; writing every order line again would cost more.
 {{ config(materialized="view") }}
--- Order lines up to the as-of date D with what every money figure needs: merchandise flag,
--- the unit cost (line, else product, else unknown) and the signed net amount.
+-- Every loaded order line with what every money figure needs: merchandise flag, the unit cost
+-- (line, else product as of D, else unknown) and the signed net amount. Not restricted to D:
+-- int_order_history is kept for every loaded drop, and int_customer_orders applies D.
 with lines as (
     select * from {{ ref('stg_raw__orders') }}
-    where order_date <= {{ as_of() }}
 ),
 
--- A product delivered again in a later drop takes the latest attributes delivered by D.
 products as (
-    select * from {{ ref('stg_raw__products') }}
-    where delivered_date <= {{ as_of() }}
-    qualify row_number() over (
-        partition by product_id order by delivered_date desc, source_file desc, source_row desc
-    ) = 1
+    select * from {{ ref('int_products') }}
 )
 
 select
+    lines.drop_date,
+    lines.load_id,
+    lines.visible_from,
     lines.order_id,
     lines.line_number,
     lines.customer_id,
@@ -44,8 +42,6 @@ select
     case when lines.quantity < 0 then -lines.line_amount else 0 end as returned_amount,
     lines.discount > 0 as has_discount,
     lines.shipping_cost,
-    lines.shipping_charged,
-    lines.order_date >= {{ window_start(var('window_12m_days')) }} as in_12m,
-    lines.order_date >= {{ window_start(var('window_24m_days')) }} as in_24m
+    lines.shipping_charged
 from lines
 left join products using (product_id)

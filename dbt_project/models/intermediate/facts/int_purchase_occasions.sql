@@ -6,7 +6,7 @@ with days as (
         customer_id,
         order_date as occasion_date,
         sum(net_amount) as net_revenue,
-        count(*) as orders
+        count(distinct order_id) as orders
     from {{ ref('int_customer_orders') }}
     where merchandise_lines > 0
     group by customer_id, order_date
