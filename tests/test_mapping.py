@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
@@ -196,3 +197,64 @@ def test_legacy_whitespace_preset(tmp_path):
     ).fetchall()
     assert rows == [("C001-2024-05-01-2", "C001", 29.97), ("C002-2024-05-02-3", "C002", 9.99)]
     assert result.quarantine_by_reason == {"malformed_line": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact duplicates: the whole line as the user's file has it (issue #20, item 1)
+
+INVOICE_HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"
+
+
+def test_lines_that_differ_only_in_an_unmapped_column_are_both_staged(tmp_path):
+    # Two lines of one invoice with the same stock code, quantity, price, time and customer but
+    # different descriptions (as in a real export) are two lines; an exact copy is a duplicate.
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "\n".join(
+            [
+                INVOICE_HEADER,
+                "536400,22139,RETRO SPOT TEA SET,1,2010-12-01 10:00:00,537.00,17850.0,UK",
+                "536400,22139,RETRO SPOT TEA SET CERAMIC,1,2010-12-01 10:00:00,537.00,17850.0,UK",
+                "536400,22139,RETRO SPOT TEA SET,1,2010-12-01 10:00:00,537.00,17850.0,UK",
+                "536401,85123A,HEART T-LIGHT HOLDER,6,2010-12-01 11:00:00,2.55,,UK",
+            ]
+        )
+        + "\n"
+    )
+    con, result = ingest(tmp_path, mapping.load("invoice_lines"), export)
+    staged = con.execute(
+        "select _row_number, unit_price::DOUBLE from raw.orders order by 1"
+    ).fetchall()
+    assert staged == [(2, 537.0), (3, 537.0), (5, 2.55)]
+    quarantined = con.execute(
+        "select row_number, reason, column_name, record from raw.quarantine"
+    ).fetchall()
+    assert [q[:3] for q in quarantined] == [(4, "duplicate_line", "*")]
+    # the quarantined record shows the user's whole line beside its contract values
+    record = json.loads(quarantined[0][3])
+    assert record["line"]["description"] == "RETRO SPOT TEA SET"
+    assert record["order_id"] == "536400"
+    assert (result.rows_read, result.rows_staged, result.rows_quarantined) == (4, 3, 1)
+    revenue = con.execute(
+        "select sum(quantity * unit_price)::DOUBLE from raw.orders where customer_id = '17850'"
+    ).fetchall()
+    assert revenue == [(1074.0,)]
+
+
+def test_exact_duplicates_across_files_of_a_drop_whatever_their_column_order(tmp_path):
+    chosen = mapping.load("invoice_lines")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    line = "C536402,22139,TEA SET,-1,2010-12-02 10:00:00,4.95,17850,UK"
+    (folder / "part-a_2010-12-02.csv").write_text(f"{INVOICE_HEADER}\n{line}\n")
+    fields = dict(zip(INVOICE_HEADER.split(","), line.split(","), strict=True))
+    reordered = sorted(fields)
+    (folder / "part-b_2010-12-02.csv").write_text(
+        ",".join(reordered) + "\n" + ",".join(fields[c] for c in reordered) + "\n"
+    )
+    con, _ = ingest(tmp_path, chosen, folder)
+    quarantined = "select file, reason from raw.quarantine where source = 'orders'"
+    assert con.execute(quarantined).fetchall() == [
+        ("orders/2010-12-02/part-b_2010-12-02.csv", "duplicate_line")
+    ]
+    assert con.execute("select status from raw.orders").fetchall() == [("cancelled",)]

@@ -188,7 +188,7 @@ QUARANTINE_REASONS = (
     "invalid_value",  # not in the allowed set or outside the bounds
     "future_date",  # dated after the end of the file's drop date
     "unknown_product",  # an order line for a product the catalogue does not have
-    "duplicate_line",  # an exact copy of an earlier row of the same drop
+    "duplicate_line",  # an exact copy of an earlier line of the same drop (the whole line)
     "duplicate_key",  # same key as an earlier row of the same drop, different content
 )
 
