@@ -84,7 +84,9 @@ def test_invalid_mapping_names_the_file_and_key(tmp_path, text, key, problem):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(mapping.MappingError, match="invoice_lines, legacy_text, order_level"):
+    with pytest.raises(
+        mapping.MappingError, match="invoice_lines, legacy_text, marketplace, order_level"
+    ):
         mapping.load("no_such_preset")
 
 
@@ -258,3 +260,304 @@ def test_exact_duplicates_across_files_of_a_drop_whatever_their_column_order(tmp
         ("orders/2010-12-02/part-b_2010-12-02.csv", "duplicate_line")
     ]
     assert con.execute("select status from raw.orders").fetchall() == [("cancelled",)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Header variants (item 3)
+
+ONLINE_RETAIL_HEADER = (
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+)
+
+
+def test_one_preset_reads_both_editions_of_an_export(tmp_path):
+    lines = [
+        "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,UK",
+        "C536379,D,Discount,-1,2010-12-01 09:41:00,27.50,14527.0,UK",
+    ]
+    staged = []
+    for edition, header in (("ii", INVOICE_HEADER), ("i", ONLINE_RETAIL_HEADER)):
+        export = tmp_path / edition / "export.csv"
+        export.parent.mkdir()
+        export.write_text("\n".join([header, *lines]) + "\n")
+        con, _ = ingest(tmp_path / edition, mapping.load("invoice_lines"), export)
+        staged.append(
+            con.execute(
+                """select order_id, customer_id, product_id, quantity::INT, unit_price::DOUBLE,
+                          status from raw.orders order by 1"""
+            ).fetchall()
+        )
+    assert (
+        staged[0]
+        == staged[1]
+        == [
+            ("536365", "17850", "85123A", 6, 2.55, "completed"),
+            ("C536379", "14527", "D", -1, 27.5, "cancelled"),
+        ]
+    )
+
+
+def test_a_missing_column_error_lists_every_alternative_tried(tmp_path):
+    export = tmp_path / "export.csv"
+    export.write_text("InvoiceNo,StockCode,Quantity,InvoiceDate,Cost,CustomerID\n")
+    with pytest.raises(mapping.IngestError) as error:
+        imports.import_input(mapping.load("invoice_lines"), export, tmp_path / "raw")
+    message = str(error.value)
+    assert "column 'Price' or 'UnitPrice' or 'Unit Price' (mapped to unit_price) is missing" in (
+        message
+    )
+    assert "found: invoiceno, stockcode, quantity, invoicedate, cost, customerid" in message
+
+
+def test_alternatives_must_be_column_names(tmp_path):
+    path = write_mapping(tmp_path, MINIMAL.replace("order_id: Bon", "order_id: [Bon, {a: 1}]"))
+    with pytest.raises(mapping.MappingError, match="sources.orders.columns.order_id: expected a"):
+        mapping.load(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Value recoding and failures that explain themselves (item 4)
+
+STATUS_EXPORT = (
+    "order,who,when,sku,qty,price,state\n"
+    "o1,c1,2025-01-02,p1,1,10,delivered\n"
+    "o2,c1,2025-01-02,p1,1,10,SHIPPED\n"
+    "o3,c2,2025-01-02,p1,1,10,canceled\n"
+    "o4,c2,2025-01-02,p1,1,10,on_hold\n"
+    "o5,c3,2025-01-02,p1,1,10,\n"
+)
+STATUS_MAPPING = """
+sources:
+  orders:
+    columns:
+      order_id: order
+      customer_id: who
+      ordered_at: when
+      product_id: sku
+      quantity: qty
+      unit_price: price
+      status: state
+"""
+
+
+def test_values_are_recoded_with_a_default_for_the_rest(tmp_path):
+    chosen = mapping.load(
+        write_mapping(
+            tmp_path,
+            STATUS_MAPPING
+            + """
+    values:
+      status:
+        canceled: cancelled
+        "delivered|shipped|invoiced": completed
+        "*": completed
+    defaults: {status: completed}
+""",
+        )
+    )
+    export = tmp_path / "export.csv"
+    export.write_text(STATUS_EXPORT)
+    con, result = ingest(tmp_path, chosen, export)
+    assert result.rows_quarantined == 0
+    statuses = con.execute("select order_id, status from raw.orders order by 1").fetchall()
+    assert statuses == [
+        ("o1", "completed"),
+        ("o2", "completed"),
+        ("o3", "cancelled"),
+        ("o4", "completed"),  # the default for the rest
+        ("o5", "completed"),  # empty: the mapping's default
+    ]
+
+
+def test_recoding_to_a_value_the_contract_does_not_allow_is_a_mapping_error(tmp_path):
+    path = write_mapping(tmp_path, STATUS_MAPPING + "    values: {status: {delivered: complete}}\n")
+    with pytest.raises(mapping.MappingError) as error:
+        mapping.load(path)
+    assert "sources.orders.values.status.delivered: 'complete' is not a value of status" in str(
+        error.value
+    )
+    assert "completed, cancelled, returned" in str(error.value)
+
+
+def test_a_source_without_valid_rows_says_why_with_counts_and_an_example(tmp_path):
+    chosen = mapping.load(write_mapping(tmp_path, STATUS_MAPPING))
+    export = tmp_path / "export.csv"
+    export.write_text(STATUS_EXPORT.replace("\no5,c3,2025-01-02,p1,1,10,\n", "\n"))
+    with pytest.raises(mapping.IngestError) as error:
+        ingest(tmp_path, chosen, export)
+    message = str(error.value)
+    assert "the mandatory source 'orders' has no valid rows: all 4 rows read were quarantined" in (
+        message
+    )
+    assert (
+        "invalid_value: 4 rows, e.g. orders/history/2025-01-02/export.csv line 2, column status, "
+        "value 'delivered' (allowed: completed, cancelled, returned; a mapping recodes other "
+        "values with values.status)"
+    ) in message
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi-file (normalized) exports through lookups (item 2)
+
+MARKETPLACE = Path(__file__).parent / "data" / "marketplace"
+
+
+def test_marketplace_preset_builds_orders_and_surveys_from_several_files(tmp_path):
+    chosen = mapping.load("marketplace")
+    raw = tmp_path / "home" / "raw"
+    imports.import_input(chosen, MARKETPLACE, raw)
+    assert [p.name for p in imports.unmatched_inputs(chosen, MARKETPLACE)] == [
+        "README.md",
+        "olist_order_payments_dataset.csv",
+    ]
+    con = duckdb.connect()
+    loader = Loader(con, raw, mapping=imports.active_mapping(raw.parent))
+    loaded = {s: loader.load(s) for s in ("products", "orders", "surveys")}
+    # reconciled on the user's rows of the primary file (the order items)
+    assert con.execute(
+        "select source, file, rows_read, rows_staged, rows_quarantined from raw.reconciliation"
+        " order by source"
+    ).fetchall() == [
+        ("orders", "orders/history/2018-03-03/olist_order_items_dataset.csv", 9, 7, 2),
+        ("products", "products/history/2018-03-10/olist_products_dataset.csv", 3, 3, 0),
+        ("surveys", "surveys/history/2018-03-10/olist_order_reviews_dataset.csv", 4, 3, 1),
+    ]
+    lines = con.execute(
+        """select order_id, line_number, customer_id, ordered_at::VARCHAR, status,
+                  unit_price::DOUBLE from raw.orders order by 1, 2"""
+    ).fetchall()
+    assert lines == [
+        ("o1", 1, "u1", "2018-01-05 10:00:00", "completed", 29.9),
+        ("o1", 2, "u1", "2018-01-05 10:00:00", "completed", 15.0),
+        ("o2", 1, "u1", "2018-02-10 12:00:00", "completed", 29.9),  # another key, same person
+        ("o3", 1, "u2", "2018-02-11 09:00:00", "cancelled", 99.0),
+        ("o4", 1, "u3", "2018-03-01 08:30:00", "completed", 15.0),
+        ("o4", 2, "u3", "2018-03-01 08:30:00", "completed", 15.0),
+        ("o6", 1, "u3", "2018-03-03 16:00:00", "cancelled", 99.0),  # unavailable
+    ]
+    quarantined = con.execute(
+        """select source, row_number, reason, column_name, record::JSON->>'lookup_key'
+           from raw.quarantine order by source, row_number"""
+    ).fetchall()
+    by_customer = "order.customer_id -> olist_customers_dataset.csv:customer_id"
+    by_order = "order_id -> olist_orders_dataset.csv:order_id"
+    assert quarantined == [
+        ("orders", 8, "unmatched_key", by_customer, "k9"),  # its order's customer is unknown
+        ("orders", 9, "unmatched_key", by_order, "o7"),  # its order is unknown
+        ("surveys", 5, "unmatched_key", by_order, "o9"),
+    ]
+    surveys = con.execute(
+        "select response_id, customer_id, csat_score, responded_at::DATE::VARCHAR from raw.surveys"
+        " order by 1"
+    ).fetchall()
+    assert surveys == [
+        ("r1", "u1", 5, "2018-01-13"),
+        ("r2", "u1", 4, "2018-02-21"),
+        ("r3", "u2", 1, "2018-03-02"),
+    ]
+    assert loaded["surveys"].quarantine_by_reason == {"unmatched_key": 1}
+    categories = con.execute("select product_id, category from raw.products order by 1").fetchall()
+    assert categories[0] == ("p1", "cama_mesa_banho")
+
+
+def copy_marketplace(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for path in MARKETPLACE.glob("*.csv"):
+        (folder / path.name).write_text(path.read_text())
+    return folder
+
+
+def test_a_key_two_lookup_rows_disagree_on_is_ambiguous_and_exact_copies_count_once(tmp_path):
+    folder = copy_marketplace(tmp_path / "in")
+    customers = folder / "olist_customers_dataset.csv"
+    customers.write_text(
+        customers.read_text()
+        + "k1,u1,01001,sao paulo,SP\n"  # an exact copy: harmless
+        + "k4,u9,30110,belo horizonte,MG\n"  # k4 is u3 and u9: which?
+    )
+    chosen = mapping.load("marketplace")
+    con, result = ingest(tmp_path, chosen, folder)
+    assert result.quarantine_by_reason == {"unmatched_key": 2, "ambiguous_key": 2}
+    ambiguous = con.execute(
+        """select row_number, column_name from raw.quarantine where reason = 'ambiguous_key'
+           order by 1"""
+    ).fetchall()
+    where = "order.customer_id -> olist_customers_dataset.csv:customer_id"
+    assert ambiguous == [(6, where), (7, where)]  # o4's two lines
+    assert con.execute("select count(*) from raw.orders where customer_id = 'u1'").fetchall() == [
+        (3,)
+    ]
+
+
+def test_a_corrected_lookup_file_reloads_its_drop(tmp_path):
+    folder = copy_marketplace(tmp_path / "in")
+    chosen = mapping.load("marketplace")
+    raw = tmp_path / "home" / "raw"
+    imports.import_input(chosen, folder, raw)
+    con = duckdb.connect()
+    Loader(con, raw, mapping=imports.active_mapping(raw.parent)).load("orders")
+    # the missing customer arrives: importing the corrected export again reloads the drop
+    customers = folder / "olist_customers_dataset.csv"
+    customers.write_text(customers.read_text() + "k9,u4,04001,sao paulo,SP\n")
+    imports.import_input(chosen, folder, raw)
+    again = Loader(con, raw, mapping=imports.active_mapping(raw.parent)).load("orders")
+    assert again.drops_loaded and again.quarantine_by_reason == {"unmatched_key": 1}
+    assert con.execute("select count(*) from raw.orders where customer_id = 'u4'").fetchall() == [
+        (1,)
+    ]
+
+
+LOOKUP_MAPPING = """
+sources:
+  orders:
+    files: "items*"
+    lookups:
+      head:
+        files: "heads*"
+        key: [id, order_ref]
+        by: order
+    columns:
+      order_id: order
+      customer_id: head.who
+      ordered_at: head.when
+      product_id: sku
+      quantity: qty
+      unit_price: price
+"""
+
+
+HEAD = "sources.orders.lookups.head"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ("by: order", "on: order", f"{HEAD}.on", "write 'by'"),
+        ("        key: [id, order_ref]\n", "", HEAD, "'key' is required"),
+        ("by: order", "by: head.id", f"{HEAD}.by", "earlier lookup"),
+        ("head:", "head-line:", f"{HEAD}-line", "a lookup name is a word"),
+        ("by: order\n", "by: order\n        join: left\n", f"{HEAD}.join", "unknown key"),
+    ],
+)
+def test_invalid_lookups_name_the_file_and_key(tmp_path, old, new, key, problem):
+    path = write_mapping(tmp_path, LOOKUP_MAPPING.replace(old, new))
+    with pytest.raises(mapping.MappingError) as error:
+        mapping.load(path)
+    assert f": {key}: " in str(error.value) and problem in str(error.value)
+
+
+def test_lookup_files_and_columns_that_are_missing_are_named(tmp_path):
+    chosen = mapping.load(write_mapping(tmp_path, LOOKUP_MAPPING))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "items.csv").write_text("order,sku,qty,price\no1,p1,1,5\n")
+    with pytest.raises(mapping.IngestError, match="lookup 'head' finds no file.*'heads\\*'"):
+        imports.import_input(chosen, folder, tmp_path / "raw")
+    (folder / "heads.csv").write_text("key,who,when\no1,c1,2025-01-01\n")
+    with pytest.raises(mapping.IngestError, match="key column 'id' or 'order_ref' is missing"):
+        imports.import_input(chosen, folder, tmp_path / "raw")
+    (folder / "heads.csv").write_text("order_ref,who,date\no1,c1,2025-01-01\n")
+    with pytest.raises(mapping.IngestError) as error:
+        imports.import_input(chosen, folder, tmp_path / "raw")
+    assert "column 'head.when' (mapped to ordered_at) is missing" in str(error.value)
+    assert "lookup head: order_ref, who, date" in str(error.value)

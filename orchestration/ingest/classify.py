@@ -118,7 +118,12 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
     names = source.column_names
     rules = _rules(source, check_products)
     # The first rule that matches, evaluated once; its reason and column are looked up by index.
-    rule = "case " + " ".join(f"when {c} then {i}" for i, (c, _, _) in enumerate(rules, 1)) + " end"
+    # Rule 0: the mapping rejected the row itself (a lookup without a match) and says why.
+    rule = (
+        "case when _mapped_reason is not null then 0 "
+        + " ".join(f"when {c} then {i}" for i, (c, _, _) in enumerate(rules, 1))
+        + " end"
+    )
     reasons = "[" + ", ".join(f"'{r}'" for _, r, _ in rules) + "]"
     columns = "[" + ", ".join(f"'{col}'" for _, _, col in rules) + "]"
     trimmed = ", ".join(f"{_text(c)} as {q(c)}" for c in names)
@@ -136,7 +141,9 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
         create or replace temp table _checked as
         select _file, _row_number, _drop_date,
             case when _history then {visible} else _drop_date end as _visible_from, {keep},
-            {reasons}[_rule] as _reason, {columns}[_rule] as _column, _line_hash, _key_hash
+            case when _rule = 0 then _mapped_reason else {reasons}[_rule] end as _reason,
+            case when _rule = 0 then _mapped_column else {columns}[_rule] end as _column,
+            _line_hash, _key_hash
         from (
             select *,
                 case when _rule is null then
@@ -150,7 +157,8 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
                 from (
                     select *, {typed}
                     from (
-                        select _file, _row_number, _drop_date, _history, _line, {trimmed}
+                        select _file, _row_number, _drop_date, _history, _line,
+                            _mapped_reason, _mapped_column, {trimmed}
                         from _landing)
                 )
             )

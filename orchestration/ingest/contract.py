@@ -180,6 +180,8 @@ PII_COLUMNS = frozenset({"email", "name", "phone"})
 # Machine-readable quarantine reasons, in the order rows are tested against them.
 QUARANTINE_REASONS = (
     "malformed_line",  # the parser could not split the row into the file's columns
+    "unmatched_key",  # a mapping's lookup finds no row of its file with the line's key
+    "ambiguous_key",  # ... or finds different rows with that key
     "missing_key",  # a required identifier is empty
     "missing_value",  # another required value is empty
     "unparseable_date",

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.ingest.contract import HISTORY_DIR, SOURCES
+from orchestration.ingest.lookups import LOOKUP_DIR, lookup_files
 from orchestration.ingest.mapping import (
     Mapping,
     MappingError,
@@ -65,11 +66,22 @@ def scan(spec: SourceMapping, path: Path) -> tuple[dt.date | None, set[str]]:
     return latest, products
 
 
+def lookup_inputs(spec: SourceMapping, path: Path) -> dict[str, list[Path]]:
+    """The files each lookup of a source reads for one of its input files."""
+    return {name: lookup_files(lookup, path) for name, lookup in spec.lookups.items()}
+
+
 def unmatched_inputs(mapping: Mapping, input_path: Path) -> list[Path]:
-    """The files of an input folder that no mapped source reads (reported, never silent)."""
+    """The files of an input folder that no mapped source or lookup reads (reported, never
+    silent)."""
     if not input_path.is_dir():
         return []
-    read = {path for spec in mapping.sources.values() for path in input_files(spec, input_path)}
+    read = set()
+    for spec in mapping.sources.values():
+        for path in input_files(spec, input_path):
+            read.add(path)
+            for files in lookup_inputs(spec, path).values():
+                read.update(files)
     return sorted(p for p in input_path.iterdir() if p.is_file() and p not in read)
 
 
@@ -79,9 +91,10 @@ def import_input(mapping: Mapping, input_path: Path, raw_dir: Path) -> list[Path
     A file with a date in its name is that day's drop. Any other file is an export of history:
     it goes to ``<source>/history/<its latest event date>/``, and each row becomes visible on
     its own event date, so every as-of date inside the export sees exactly the events up to it
-    (``orchestration/ingest.py``). Where the mapping marks products as non-merchandise and no
-    products source is mapped, a products drop listing every product id of the input with its
-    ``is_merchandise`` flag is written beside it.
+    (``loader.py``). The files a source's lookups read go beside each of its files, in
+    ``_lookup/<lookup name>/`` (``lookups.py``). Where the mapping marks products as
+    non-merchandise and no products source is mapped, a products drop listing every product id
+    of the input with its ``is_merchandise`` flag is written beside it.
     """
     scanned: list[tuple[SourceMapping, Path, dt.date | None, bool, set[str]]] = []
     for spec in mapping.sources.values():
@@ -104,6 +117,13 @@ def import_input(mapping: Mapping, input_path: Path, raw_dir: Path) -> list[Path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         placed.append(target)
+        for name, files in lookup_inputs(spec, path).items():
+            folder = target.parent / LOOKUP_DIR / name  # the drop carries its lookups
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            for lookup_file in files:
+                shutil.copyfile(lookup_file, folder / lookup_file.name)
         derives = spec.rules.get("non_merchandise_products") or spec.rules.get(
             "non_merchandise_pattern"
         )

@@ -46,11 +46,23 @@ from orchestration.ingest.contract import (
     Source,
 )
 from orchestration.ingest.drops import find_drops, fingerprint, is_history
-from orchestration.ingest.mapping import LINE, LINE_TYPE, Mapping, line_layout, read_source_file
+from orchestration.ingest.mapping import (
+    LINE,
+    LINE_TYPE,
+    MAPPED_COLUMN,
+    MAPPED_REASON,
+    MAPPED_VALUE,
+    Mapping,
+    line_layout,
+    read_source_file,
+)
+from orchestration.ingest.quarantine import describe, reason_counts
 from orchestration.ingest.readers import FileRead, IngestError
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 from orchestration.warehouse import q, scalar
 
+# What a mapping says of a row it rejects itself (a lookup without a match), landed beside it.
+MAPPED = (MAPPED_REASON, MAPPED_COLUMN, MAPPED_VALUE)
 # Drops landed before they are classified and committed together: bounds memory on big loads.
 LANDING_ROW_LIMIT = 5_000_000
 # Files read in parallel ahead of landing (see Loader._read_ahead).
@@ -242,10 +254,21 @@ class Loader:
             "drop table if exists _dupes"
         )
         if source.mandatory and not self._has_rows(source):
-            raise IngestError(
-                f"{source_dir}: the mandatory source '{source.name}' has no valid rows"
-            )
+            raise IngestError(self._no_valid_rows(source, source_dir))
         return result
+
+    def _no_valid_rows(self, source: Source, source_dir: Path) -> str:
+        """Why a mandatory source has no valid row: every reason, its count and an example."""
+        read = scalar(
+            self.con,
+            "select coalesce(sum(rows_read), 0) from raw.reconciliation where source = ?",
+            [source.name],
+        )
+        message = f"{source_dir}: the mandatory source '{source.name}' has no valid rows"
+        if not read:
+            return message + " (its files hold no rows)"
+        counts = reason_counts(self.con, source.name)
+        return f"{message}: all {read:,} rows read were quarantined:\n{describe(counts)}"
 
     # -- landing --------------------------------------------------------------------------
 
@@ -262,8 +285,9 @@ class Loader:
                 _file VARCHAR, _drop_date DATE, _history BOOLEAN, _layout VARCHAR[])"""
         )
         self._unregister_landing()
-        names = [*source.column_names, "_row_number", LINE, "_file", "_drop_date", "_history"]
-        types = [pa.string()] * len(source.column_names)
+        names = [*source.column_names, *MAPPED, "_row_number", LINE]
+        names += ["_file", "_drop_date", "_history"]
+        types = [pa.string()] * (len(source.column_names) + len(MAPPED))
         types += [pa.int64(), LINE_TYPE, pa.string(), pa.date32(), pa.bool_()]
         self._landing_schema = pa.schema(list(zip(names, types, strict=True)))
         self._landed = 0
@@ -326,7 +350,7 @@ class Loader:
                 checked = True
             n = batch.num_rows
             arrays = []
-            for name in [*source.column_names, "_row_number"]:
+            for name in [*source.column_names, *MAPPED, "_row_number"]:
                 index = batch.schema.get_field_index(name)
                 arrays.append(batch.column(index) if index >= 0 else pa.nulls(n, pa.string()))
             index = batch.schema.get_field_index(LINE)
@@ -392,8 +416,11 @@ class Loader:
         typed = ", ".join(q(c) for c in source.column_names)
         fields = ", ".join(f"{q(c)} := l.{q(c)}" for c in source.column_names)
         # a mapped file's rows also carry the line as the user's file has it
-        record = f"""case when l._line is null then to_json(struct_pack({fields}))
-            else to_json(struct_pack({fields}, line := map(f._layout, l._line))) end"""
+        line = "line := map(f._layout, l._line)"
+        record = f"""case
+            when l._line is null then to_json(struct_pack({fields}))
+            when l._mapped_reason is null then to_json(struct_pack({fields}, {line}))
+            else to_json(struct_pack({fields}, {line}, lookup_key := l._mapped_value)) end"""
         dates = [d.isoformat() for d in drop_dates]
         con.execute("begin transaction")
         try:
