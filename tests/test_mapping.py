@@ -561,3 +561,106 @@ def test_lookup_files_and_columns_that_are_missing_are_named(tmp_path):
         imports.import_input(chosen, folder, tmp_path / "raw")
     assert "column 'head.when' (mapped to ordered_at) is missing" in str(error.value)
     assert "lookup head: order_ref, who, date" in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# clientele mapping check / suggest (item 5)
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from orchestration.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_mapping_check_is_a_dry_run_of_the_whole_input(tmp_path, capsys):
+    folder = copy_marketplace(tmp_path / "in")
+    before = sorted(p.name for p in folder.iterdir())
+    code, out, _ = run_cli(
+        capsys, "mapping", "check", "--mapping", "marketplace", "--input", str(folder)
+    )
+    assert code == 0
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written beside the input
+    orders = out.split("\norders <- olist_order_items_dataset.csv\n")[1].split("\n\n")[0]
+    assert "customer_id      <- customer.customer_unique_id" in orders
+    assert "input columns not used: seller_id, shipping_limit_date, freight_value" in orders
+    assert "first 5 rows of olist_order_items_dataset.csv as mapped:" in orders
+    assert "    2     o1        u1           2018-01-05 10:00:00  p1" in orders
+    assert "rows read 9: would stage 7, quarantine 2" in orders
+    assert (
+        "- unmatched_key: 2 rows, e.g. orders/history/2018-03-03/olist_order_items_dataset.csv "
+        "line 8, column order.customer_id -> olist_customers_dataset.csv:customer_id, value 'k9'"
+    ) in orders
+    assert "ordered_at from 2018-01-05 to 2018-03-03" in orders
+    assert "drops: 2018-03-03 (history: rows visible from their own dates)" in orders
+    assert "input files no source reads (not imported): olist_order_payments_dataset.csv" in out
+    assert out.rstrip().endswith("OK: a run with this mapping would load")
+
+
+def test_mapping_check_fails_on_an_invalid_mapping_or_a_run_that_would_fail(tmp_path, capsys):
+    export = tmp_path / "export.csv"
+    export.write_text(STATUS_EXPORT)
+    bad = write_mapping(tmp_path, STATUS_MAPPING.replace("status: state", "state: status"))
+    code, _, err = run_cli(
+        capsys, "mapping", "check", "--mapping", str(bad), "--input", str(export)
+    )
+    assert code == 2 and "sources.orders.columns.state: not a column of the orders contract" in err
+    rejected = write_mapping(tmp_path, STATUS_MAPPING)
+    export.write_text(STATUS_EXPORT.replace("\no5,c3,2025-01-02,p1,1,10,\n", "\n"))
+    code, out, _ = run_cli(
+        capsys, "mapping", "check", "--mapping", str(rejected), "--input", str(export)
+    )
+    assert code == 1
+    assert "has no valid rows: all 4 rows read were quarantined" in out
+    assert "invalid_value: 4 rows" in out and out.rstrip().endswith("a run would FAIL")
+
+
+def test_mapping_suggest_proposes_a_mapping_that_loads_after_the_user_checks_it(tmp_path, capsys):
+    export = tmp_path / "ventes.csv"
+    export.write_text(
+        "InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country\n"
+        "536365;85123A;HEART;6;13.12.2010 08:26;2,55;17850.0;France\n"
+        "C536379;D;Discount;-1;14.12.2010 09:41;1.027,50;14527.0;France\n"
+        "536380;22139;TEA SET;2;14.12.2010 10:00;4,95;;France\n"
+    )
+    proposal = tmp_path / "proposal.yaml"
+    code, out, _ = run_cli(
+        capsys, "mapping", "suggest", "--input", str(export), "--output", str(proposal)
+    )
+    assert code == 0 and str(proposal) in out
+    text = proposal.read_text()
+    assert "order_id: invoiceno  # header 'invoiceno'; ids starting with 'C' look like" in text
+    assert "ordered_at: '%d.%m.%Y %H:%M'" in text
+    assert "decimal: ','" in text and "thousands: ." in text
+    assert "integer_ids: [customer_id]" in text and "cancelled_order_prefix: C" in text
+    assert "# not used: description, country" in text
+    code, out, _ = run_cli(
+        capsys, "mapping", "check", "--mapping", str(proposal), "--input", str(export)
+    )
+    assert code == 0 and "rows read 3: would stage 3, quarantine 0" in out
+    con, _ = ingest(tmp_path, mapping.load(proposal), export)
+    assert con.execute(
+        "select order_id, customer_id, unit_price::DOUBLE, status from raw.orders order by 1"
+    ).fetchall() == [
+        ("536365", "17850", 2.55, None),
+        ("536380", None, 4.95, None),
+        ("C536379", "14527", 1027.5, "cancelled"),
+    ]
+
+
+def test_mapping_suggest_names_the_preset_that_fits_and_leaves_unknown_columns_to_the_user(
+    tmp_path, capsys
+):
+    code, out, _ = run_cli(capsys, "mapping", "suggest", "--input", str(MARKETPLACE))
+    assert code == 0
+    assert (
+        "# The preset marketplace knows these headers: try it first, clientele mapping check" in out
+    )
+    assert "      # customer_id: ?   # REQUIRED: no header recognised; write yours" in out
+    export = tmp_path / "orders.csv"
+    export.write_text("OrderID,OrderDate,CustomerID,Total\n1,2025-01-01,c1,19.99\n")
+    code, out, _ = run_cli(capsys, "mapping", "suggest", "--input", str(export))
+    assert "The preset order_level knows these headers" in out
+    assert "unit_price: total  # header 'total': the order total as one line" in out

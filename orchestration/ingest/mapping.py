@@ -126,6 +126,18 @@ class SourceMapping:
             for column, template in self.templates.items()
         }
 
+    def resolved(self, header: list[str]) -> dict[str, str | None]:
+        """Per mapped contract column, the alternative a file with ``header`` is read by (a
+        lookup's column as written; None when no alternative is in the file)."""
+        present = set(header)
+        out: dict[str, str | None] = {}
+        for column, alternatives in self.columns.items():
+            out[column] = next(
+                (a for a in alternatives if self.lookup_of(a) or normalize_header(a) in present),
+                None,
+            )
+        return out
+
     def used_columns(self, header: list[str]) -> set[str]:
         """The columns of a primary file with ``header`` that the mapping reads."""
         present = set(header)
