@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from orchestration import settings
-from orchestration.clv.scoring import backtest, fit_and_score
+from orchestration.clv.dropout import PriorChoice
+from orchestration.clv.scoring import ModelFit, backtest, fit_and_score
 from orchestration.config import product_vars
 from orchestration.defs.resources import Night, Warehouse
 from orchestration.warehouse import scalar
@@ -46,19 +47,82 @@ def customer_clv(
         frame = scores.customers.reset_index()
         frame.insert(1, "as_of_date", as_of)
         replace_table(con, "customer_clv", frame)
+        replace_table(con, "clv_fit", fit_summary(as_of, scores.model))
     fit = scores.fit
     for note in fit.notes:
         context.log.warning(note)
+    model = scores.model
+    candidates = model.prior.candidates if model.prior else []
     return dg.MaterializeResult(
         metadata={
             "customers_scored": len(frame),
             "fallback_used": fit.fallback_used,
+            "model_method": model.model_method,
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in fit.notes) or "none"),
             **{f"bg_nbd/{k}": v for k, v in fit.bg_nbd.as_metadata().items()},
             **{f"gamma_gamma/{k}": v for k, v in fit.gamma_gamma.as_metadata().items()},
+            **{f"dropout/{k}": v for k, v in model.as_metadata().items() if v is not None},
+            "dropout/prior_candidates": dg.MetadataValue.md(
+                pd.DataFrame(candidates).to_markdown(index=False) if candidates else "none"
+            ),
             "mean_p_alive": float(frame["p_alive"].mean()) if len(frame) else None,
             "total_clv_12m": float(frame["clv_12m"].sum()) if len(frame) else 0.0,
         }
+    )
+
+
+def fit_summary(as_of, model: ModelFit) -> pd.DataFrame:
+    """``model.clv_fit``: one row, the night's fit and what was decided about its dropout (read
+    by the backtest, which refits by the same procedure, and by the dropout check)."""
+    bg = model.fit.bg_nbd
+    return pd.DataFrame(
+        [
+            {
+                "as_of_date": as_of,
+                "model_method": model.model_method,
+                "r": bg.r,
+                "alpha": bg.alpha,
+                "a": bg.a,
+                "b": bg.b,
+                "log_likelihood": bg.log_likelihood,
+                "dropout_assessed": model.dropout.assessed,
+                "dropout_identified": model.dropout.identified,
+                "dropout_boundary_fit": model.dropout.boundary,
+                "dropout_likelihood_ratio": model.dropout.likelihood_ratio,
+                "dropout_prior_strength": model.prior.strength if model.prior else None,
+                "dropout_note": model.note,
+            }
+        ]
+    )
+
+
+@dg.asset_check(
+    asset=CLV,
+    description=(
+        "Warns when the data do not identify the BG/NBD dropout process (a boundary fit where "
+        "nobody ever leaves, or a likelihood no better than that): p_alive then rests on a weak "
+        "prior, chosen by a backtest inside the history."
+    ),
+)
+def dropout_identified(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        row = con.execute(
+            """select dropout_assessed, dropout_identified, dropout_boundary_fit,
+                      dropout_likelihood_ratio, dropout_prior_strength, dropout_note
+               from model.clv_fit"""
+        ).fetchall()[0]
+    assessed, identified, boundary, ratio, strength, note = row
+    return dg.AssetCheckResult(
+        passed=bool(identified),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "assessed": assessed,
+            "boundary_fit": boundary,
+            "likelihood_ratio_vs_no_dropout": ratio,
+            "prior_strength": strength,
+            "note": dg.MetadataValue.md(note),
+        },
+        description=None if identified else note,
     )
 
 
@@ -78,59 +142,96 @@ def clv_values_valid(warehouse: Warehouse) -> dg.AssetCheckResult:
 @dg.asset(
     key=BACKTEST,
     group_name="model",
-    deps=[OCCASIONS],
+    deps=[OCCASIONS, CLV],
     kinds={"python", "duckdb"},
     owners=settings.OWNERS,
     description=(
-        "Refits the model on occasions up to D − holdout_days and compares its prediction of "
-        "the holdout with what happened: total error %, MAE, correlation and a decile table "
-        "(model.clv_backtest)."
+        "Refits the model by the nightly procedure on occasions up to D − holdout and compares "
+        "its prediction of the holdout with what happened: total error %, MAE, correlation and "
+        "a decile table (model.clv_backtest). The holdout is sized to the history (at most "
+        "holdout_days, at most half the history, leaving backtest_min_calibration_days); a "
+        "history too short gives status insufficient_history and no figures."
     ),
 )
 def clv_backtest(
     context: dg.AssetExecutionContext, warehouse: Warehouse, night: Night
 ) -> dg.MaterializeResult:
     as_of = night.date
-    holdout = int(product_vars()["holdout_days"])
+    config = product_vars()
     with warehouse.connect() as con:
-        result = backtest(con, as_of, holdout)
-        deciles = result.deciles.assign(as_of_date=as_of, calibration_end=result.calibration_end)
+        tonight = con.execute(
+            "select dropout_prior_strength, dropout_identified, dropout_note from model.clv_fit"
+        ).fetchall()[0]
+        strength, identified, note = tonight
+        prior = PriorChoice(strength, "the nightly fit's") if strength is not None else None
+        result = backtest(con, as_of, config, prior=prior)
+        window = result.window
+        deciles = result.deciles.assign(as_of_date=as_of, calibration_end=window.calibration_end)
         replace_table(con, "clv_backtest", deciles)
         metrics = pd.DataFrame(
             [
                 {
                     **result.metrics,
                     "as_of_date": as_of,
-                    "holdout_days": holdout,
-                    "calibration_end": result.calibration_end,
-                    "fallback_used": result.fit.fallback_used,
+                    "status": window.status,
+                    "history_days": window.history_days,
+                    "holdout_days": window.holdout_days,
+                    "calibration_end": window.calibration_end,
+                    "window_note": window.reason,
+                    "fallback_used": result.fit.fallback_used if result.fit else None,
+                    "calibration_method": result.model.model_method if result.model else None,
+                    "dropout_identified": identified,
+                    "dropout_note": note,
                 }
             ]
         )
         replace_table(con, "clv_backtest_summary", metrics)
+    if not window.ok:
+        context.log.warning(f"CLV backtest: {window.status}: {window.reason}")
     return dg.MaterializeResult(
         metadata={
-            "calibration_end": str(result.calibration_end),
-            "holdout_days": holdout,
+            "status": window.status,
+            "history_days": window.history_days,
+            "window": window.reason,
+            "calibration_end": str(window.calibration_end),
+            "holdout_days": window.holdout_days,
             **{k: v for k, v in result.metrics.items() if v is not None},
-            "deciles": dg.MetadataValue.md(result.deciles.round(2).to_markdown(index=False)),
+            "calibration_method": result.model.model_method if result.model else "none",
+            "dropout_note": dg.MetadataValue.md(note),
+            "deciles": dg.MetadataValue.md(
+                result.deciles.round(2).to_markdown(index=False)
+                if len(result.deciles)
+                else "no backtest"
+            ),
         }
     )
 
 
 @dg.asset_check(
     asset=BACKTEST,
-    description="Warns when the holdout prediction's total error exceeds backtest_max_error_pct.",
+    description=(
+        "Warns when the holdout prediction's total error exceeds backtest_max_error_pct, or when "
+        "there is no backtest (insufficient_history: the model is not validated)."
+    ),
 )
 def backtest_error_within_threshold(warehouse: Warehouse) -> dg.AssetCheckResult:
     limit = float(product_vars()["backtest_max_error_pct"])
     with warehouse.connect(read_only=True) as con:
-        error = scalar(con, "select total_error_pct from model.clv_backtest_summary")
+        status, error, why = con.execute(
+            "select status, total_error_pct, window_note from model.clv_backtest_summary"
+        ).fetchall()[0]
+    if status != "ok":
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"status": status, "total_error_pct": None, "limit_pct": limit},
+            description=f"no backtest: {status} ({why})",
+        )
     passed = error is not None and abs(error) <= limit
     return dg.AssetCheckResult(
         passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"total_error_pct": error, "limit_pct": limit},
+        metadata={"status": status, "total_error_pct": error, "limit_pct": limit},
         description=None
         if passed
         else f"the backtest's total error {error if error is None else round(error, 1)} % "
