@@ -8,7 +8,7 @@ from orchestration.clv.dropout import PriorChoice
 from orchestration.clv.scoring import ModelFit, backtest, fit_and_score
 from orchestration.config import product_vars
 from orchestration.defs.resources import Night, Warehouse
-from orchestration.warehouse import scalar
+from orchestration.warehouse import q, scalar
 
 FACTS = dg.AssetKey(["main", "customer_facts"])
 OCCASIONS = dg.AssetKey(["intermediate", "int_purchase_occasions"])
@@ -16,11 +16,51 @@ CLV = dg.AssetKey(["model", "customer_clv"])
 BACKTEST = dg.AssetKey(["model", "clv_backtest"])
 
 
-def replace_table(con, table: str, frame: pd.DataFrame) -> None:
-    """Write a frame as ``model.<table>`` in one statement (readers never see it half-written)."""
+# Column types of the backtest's tables, so that a night without a backtest (every figure NULL)
+# publishes the same types as any other night.
+BACKTEST_TYPES = {
+    "decile": "BIGINT",
+    "customers": "BIGINT",
+    "predicted": "DOUBLE",
+    "actual": "DOUBLE",
+    "as_of_date": "DATE",
+    "calibration_end": "DATE",
+}
+SUMMARY_TYPES = {
+    "n": "BIGINT",
+    "total_error_pct": "DOUBLE",
+    "mae": "DOUBLE",
+    "correlation": "DOUBLE",
+    "as_of_date": "DATE",
+    "status": "VARCHAR",
+    "history_days": "BIGINT",
+    "holdout_days": "BIGINT",
+    "calibration_end": "DATE",
+    "window_note": "VARCHAR",
+    "fallback_used": "BOOLEAN",
+    "calibration_method": "VARCHAR",
+    "dropout_identified": "BOOLEAN",
+    "dropout_note": "VARCHAR",
+}
+
+FIT_TYPES = {
+    "dropout_likelihood_ratio": "DOUBLE",
+    "dropout_prior_strength": "DOUBLE",
+}
+
+
+def replace_table(
+    con, table: str, frame: pd.DataFrame, types: dict[str, str] | None = None
+) -> None:
+    """Write a frame as ``model.<table>`` in one statement (readers never see it half-written),
+    with ``types`` (column -> SQL type, from the code) for its columns."""
     con.execute("create schema if not exists model")
     con.register("_frame", frame)
-    con.execute(f"create or replace table model.{table} as select * from _frame")
+    casts = ", ".join(
+        f"cast({q(c)} as {kind}) as {q(c)}" for c, kind in (types or {}).items() if c in frame
+    )
+    select = f"* replace ({casts})" if casts else "*"
+    con.execute(f"create or replace table model.{table} as select {select} from _frame")
     con.unregister("_frame")
 
 
@@ -47,7 +87,7 @@ def customer_clv(
         frame = scores.customers.reset_index()
         frame.insert(1, "as_of_date", as_of)
         replace_table(con, "customer_clv", frame)
-        replace_table(con, "clv_fit", fit_summary(as_of, scores.model))
+        replace_table(con, "clv_fit", fit_summary(as_of, scores.model), FIT_TYPES)
     fit = scores.fit
     for note in fit.notes:
         context.log.warning(note)
@@ -159,15 +199,25 @@ def clv_backtest(
     as_of = night.date
     config = product_vars()
     with warehouse.connect() as con:
-        tonight = con.execute(
-            "select dropout_prior_strength, dropout_identified, dropout_note from model.clv_fit"
-        ).fetchall()[0]
-        strength, identified, note = tonight
+        # tonight's fit (customer_clv runs first); none when the backtest is run on its own
+        fitted = scalar(
+            con,
+            "select count(*) > 0 from duckdb_tables() where schema_name = 'model' "
+            "and table_name = 'clv_fit'",
+        )
+        tonight = (
+            con.execute(
+                "select dropout_prior_strength, dropout_identified, dropout_note from model.clv_fit"
+            ).fetchall()
+            if fitted
+            else []
+        )
+        strength, identified, note = tonight[0] if tonight else (None, None, "")
         prior = PriorChoice(strength, "the nightly fit's") if strength is not None else None
         result = backtest(con, as_of, config, prior=prior)
         window = result.window
         deciles = result.deciles.assign(as_of_date=as_of, calibration_end=window.calibration_end)
-        replace_table(con, "clv_backtest", deciles)
+        replace_table(con, "clv_backtest", deciles, BACKTEST_TYPES)
         metrics = pd.DataFrame(
             [
                 {
@@ -185,7 +235,7 @@ def clv_backtest(
                 }
             ]
         )
-        replace_table(con, "clv_backtest_summary", metrics)
+        replace_table(con, "clv_backtest_summary", metrics, SUMMARY_TYPES)
     if not window.ok:
         context.log.warning(f"CLV backtest: {window.status}: {window.reason}")
     return dg.MaterializeResult(

@@ -362,7 +362,9 @@ def backtest_section(data: dict) -> str:
                 summary.get("calibration_end") or "–",
                 num(summary.get("holdout_days")),
                 num(summary.get("n")),
-                f"{num(summary.get('total_error_pct'), 1)}%",
+                f"{num(summary.get('total_error_pct'), 1)}%"
+                if summary.get("total_error_pct") is not None
+                else "–",
                 num(summary.get("mae"), 2),
                 num(summary.get("correlation"), 3),
                 summary.get("calibration_method") or "–",
