@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import settings
 from orchestration.ingest import imports, mapping
 from orchestration.ingest.loader import Loader
 
@@ -664,3 +665,36 @@ def test_mapping_suggest_names_the_preset_that_fits_and_leaves_unknown_columns_t
     code, out, _ = run_cli(capsys, "mapping", "suggest", "--input", str(export))
     assert "The preset order_level knows these headers" in out
     assert "unit_price: total  # header 'total': the order total as one line" in out
+
+
+def test_the_marketplace_export_runs_end_to_end(tmp_path, capsys, monkeypatch):
+    """Order lines, orders, customers and reviews of the synthetic marketplace export become
+    customers with revenue, cancellations and a CSAT answer found through their orders."""
+    monkeypatch.setenv(settings.HOME_ENV, str(tmp_path))  # restored for the tests after this
+    code, out, _ = run_cli(
+        capsys,
+        "run",
+        "--home",
+        str(tmp_path),
+        "--mapping",
+        "marketplace",
+        "--input",
+        str(MARKETPLACE),
+    )
+    assert code == 0, out
+    assert "olist_order_payments_dataset.csv matches no source of the mapping" in out
+    con = duckdb.connect(str(tmp_path / "warehouse" / "clientele.duckdb"), read_only=True)
+    facts = con.execute(
+        """select customer_id, occasions, revenue::DOUBLE, cancellations_count, csat_avg_12m,
+                  responses_12m from main.customer_facts order by 1"""
+    ).fetchall()
+    satisfaction = con.execute(
+        "select customer_id, satisfaction from main.customer_segments order by 1"
+    ).fetchall()
+    con.close()
+    assert facts == [
+        ("u1", 2, 74.8, 0, 4.5, 2),  # two orders under two per-order keys, two reviews
+        ("u2", 0, 0.0, 1, 1.0, 1),  # a cancelled order and an angry review
+        ("u3", 1, 30.0, 1, None, 0),  # o4's two items; o6 unavailable = cancelled
+    ]
+    assert satisfaction == [("u1", "satisfied"), ("u2", "angry"), ("u3", "unknown")]

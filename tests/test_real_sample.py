@@ -37,7 +37,11 @@ def sample_home(tmp_path_factory):
     from orchestration.cli import main
 
     home = tmp_path_factory.mktemp("uci")
-    code = main(["run", "--home", str(home), "--mapping", "invoice_lines", "--input", str(SAMPLE)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(settings.HOME_ENV, str(home))  # the run activates its home; restored after
+        code = main(
+            ["run", "--home", str(home), "--mapping", "invoice_lines", "--input", str(SAMPLE)]
+        )
     assert code == 0
     con = duckdb.connect(str(home / "warehouse" / "clientele.duckdb"), read_only=True)
     yield con
@@ -139,7 +143,8 @@ def seven_months(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("uci-2010-06")
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setenv(settings.HOME_ENV, str(home))  # the run activates its home; restored after
         code = main(
             [
                 "run",

@@ -33,7 +33,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from orchestration.clv.bg_nbd import bg_params, fit_bg_nbd, p_alive, prediction_inputs
+from orchestration.clv.bg_nbd import (
+    DistinctPairs,
+    bg_params,
+    fit_bg_nbd,
+    p_alive,
+    prediction_inputs,
+)
 from orchestration.clv.fitting import LOG_BOUND, as_float, check_summary, dot, maximise, weights_of
 from orchestration.clv.results import BgNbdResult
 
@@ -63,6 +69,10 @@ def fit_no_dropout(
     check_summary(xa, ta, Ta)
     w = weights_of(weights, xa.size)
     W = float(w.sum())
+    # customers with the same (x, T) share every term: whole days make them few
+    pairs = DistinctPairs(xa, Ta)
+    w = np.bincount(pairs.codes, weights=w, minlength=pairs.x.size)
+    xa, Ta = pairs.x, pairs.T
     gl, dg = special.gammaln, special.digamma
 
     def loglik(r: float, alpha: float) -> tuple[float, float, float]:
