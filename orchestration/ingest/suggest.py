@@ -312,6 +312,11 @@ def suggest(input_path: Path) -> str:
     by_source: dict[str, list[FileGuess]] = {}
     for guess in sorted(guesses, key=lambda g: -g.score):
         by_source.setdefault(guess.source, []).append(guess)
+    if "orders" not in by_source:
+        lines.insert(
+            lines.index("sources:"),
+            "# No file looks like order lines, and every mapping needs an orders source.",
+        )
     order = ["orders", *(s for s in SOURCES if s != "orders")]
     for source in order:
         if source not in by_source:
