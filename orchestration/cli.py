@@ -246,8 +246,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_mapping_check(args: argparse.Namespace) -> int:
-    """A dry run of a mapping on an export: no warehouse is touched. 2 on an invalid mapping,
-    1 when a run would fail, else 0."""
+    """A dry run of a mapping on an export: no warehouse is touched. 2 on an invalid mapping
+    file, 1 when it does not fit the files or a run would fail, else 0."""
     from orchestration.ingest import dryrun, mapping
 
     try:

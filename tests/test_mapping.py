@@ -698,3 +698,16 @@ def test_the_marketplace_export_runs_end_to_end(tmp_path, capsys, monkeypatch):
         ("u3", 1, 30.0, 1, None, 0),  # o4's two items; o6 unavailable = cancelled
     ]
     assert satisfaction == [("u1", "satisfied"), ("u2", "angry"), ("u3", "unknown")]
+
+
+def test_an_export_whose_dates_do_not_parse_says_which_value_and_what_to_set(tmp_path, capsys):
+    export = tmp_path / "export.csv"
+    export.write_text(f"{INVOICE_HEADER}\n536365,85123A,HEART,6,13/12/2010 08:26,2.55,17850,UK\n")
+    code, out, _ = run_cli(
+        capsys, "mapping", "check", "--mapping", "invoice_lines", "--input", str(export)
+    )
+    assert code == 1
+    assert (
+        "no parseable ordered_at to date the drop by (e.g. line 2: '13/12/2010 08:26'; a mapping "
+        "reads other formats with date_formats.ordered_at)"
+    ) in out

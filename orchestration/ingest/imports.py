@@ -47,6 +47,7 @@ def scan(spec: SourceMapping, path: Path) -> tuple[dt.date | None, set[str]]:
     products) and the product ids it mentions."""
     event = SOURCES[spec.source].event_time
     latest: dt.date | None = None
+    example: tuple[int, str] | None = None  # a value that is not a date, for the error
     products: set[str] = set()
     mapping = Mapping("scan", path, "", {spec.source: spec})
     con = duckdb.connect()
@@ -56,13 +57,29 @@ def scan(spec: SourceMapping, path: Path) -> tuple[dt.date | None, set[str]]:
             day = con.execute(f"select max(try_cast(trim({event}) as timestamp))::DATE from _batch")
             found = day.fetchall()[0][0]
             latest = max(latest, found) if latest and found else (found or latest)
+            if found is None and example is None:
+                example = next(
+                    iter(
+                        con.execute(
+                            f"select _row_number, {event} from _batch "
+                            f"where nullif(trim({event}), '') is not null limit 1"
+                        ).fetchall()
+                    ),
+                    None,
+                )
         if "product_id" in batch.schema.names:
             rows = con.execute("select distinct trim(product_id) from _batch").fetchall()
             products.update(r[0] for r in rows if r[0])
         con.unregister("_batch")
     con.close()
     if event and latest is None:
-        raise MappingError(f"{path}: no parseable {event} to date the drop by")
+        why = (
+            f"e.g. line {example[0]}: {example[1]!r}; a mapping reads other formats with "
+            f"date_formats.{event}"
+            if example
+            else f"every {event} is empty"
+        )
+        raise MappingError(f"{path}: no parseable {event} to date the drop by ({why})")
     return latest, products
 
 
