@@ -6,6 +6,8 @@ clientele backfill --from D1 [--to D2] [--every day|week|month] [--mapping M --i
 clientele allocate --slots 10 --policy top_clv [--seed S] [--exclude X ...] [--home DIR]
 clientele report [--as-of D] [--home DIR]
 clientele serve [--home DIR]
+clientele mapping check --mapping M --input PATH [--rows N]
+clientele mapping suggest --input PATH [--output FILE]
 """
 
 from __future__ import annotations
@@ -248,6 +250,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def cmd_mapping_check(args: argparse.Namespace) -> int:
+    """A dry run of a mapping on an export: no warehouse is touched. 2 on an invalid mapping
+    file, 1 when it does not fit the files or a run would fail, else 0."""
+    from orchestration.ingest import dryrun, mapping
+
+    try:
+        chosen = mapping.load(args.mapping)
+    except mapping.MappingError as exc:
+        print(f"clientele: invalid mapping: {exc}", file=sys.stderr)
+        return 2
+    report = dryrun.check(chosen, Path(args.input).resolve(), rows=args.rows)
+    print(report.text)
+    return 0 if report.ok else 1
+
+
+def cmd_mapping_suggest(args: argparse.Namespace) -> int:
+    """Propose a mapping from an export's headers (YAML on stdout or in --output)."""
+    from orchestration.ingest import mapping, suggest
+
+    try:
+        text = suggest.suggest(Path(args.input).resolve())
+    except (mapping.MappingError, mapping.IngestError) as exc:
+        print(f"clientele: {exc}", file=sys.stderr)
+        return 2
+    if not args.output:
+        print(text, end="")
+        return 0
+    output = Path(args.output)
+    if output.exists():
+        print(f"clientele: {output} exists; not overwritten", file=sys.stderr)
+        return 2
+    output.write_text(text, encoding="utf-8")
+    print(f"clientele: proposed mapping written to {output}; edit it, then run")
+    print(f"  clientele mapping check --mapping {output} --input {args.input}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="clientele", description=__doc__.split("\n\n")[0])
     sub = root.add_subparsers(dest="command", required=True)
@@ -270,8 +309,8 @@ def parser() -> argparse.ArgumentParser:
     def with_import(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument(
             "--mapping",
-            help="a mapping file or preset (invoice_lines, order_level, legacy_text) to "
-            "import --input with",
+            help="a mapping file or preset (invoice_lines, order_level, legacy_text, "
+            "marketplace) to import --input with",
         )
         p.add_argument("--input", help="your export: a file or a folder")
         return p
@@ -336,6 +375,20 @@ def parser() -> argparse.ArgumentParser:
     report = with_home(sub.add_parser("report", help="regenerate the HTML report (SPEC §9)"))
     report.add_argument("--as-of", help="YYYY-MM-DD (default: the published as-of date)")
     report.set_defaults(func=cmd_report)
+
+    maps = sub.add_parser("mapping", help="try or propose a mapping for your export")
+    maps_sub = maps.add_subparsers(dest="mapping_command", required=True)
+    check = maps_sub.add_parser(
+        "check", help="dry run: how the export maps, what would be quarantined (no warehouse)"
+    )
+    check.add_argument("--mapping", required=True, help="a mapping file or preset")
+    check.add_argument("--input", required=True, help="your export: a file or a folder")
+    check.add_argument("--rows", type=int, default=5, help="rows shown as mapped (default 5)")
+    check.set_defaults(func=cmd_mapping_check)
+    propose = maps_sub.add_parser("suggest", help="propose a mapping YAML from the headers")
+    propose.add_argument("--input", required=True, help="your export: a file or a folder")
+    propose.add_argument("--output", help="write the proposal here (default: print it)")
+    propose.set_defaults(func=cmd_mapping_suggest)
 
     serve = with_home(sub.add_parser("serve", help="start the Dagster UI"))
     serve.add_argument("--host", default="127.0.0.1")

@@ -21,9 +21,10 @@ import pandas as pd
 import pytest
 from clv_simulation import BgNbdTruth, GammaGammaTruth, simulate_summary
 from scipy.special import gammaln
+from scipy.stats import spearmanr
 
 from orchestration import clv
-from orchestration.clv import bg_nbd
+from orchestration.clv import bg_nbd, dropout, scoring
 from orchestration.clv.fitting import Optimum
 
 lifetimes = pytest.importorskip("lifetimes")
@@ -568,3 +569,149 @@ def test_holdout_metrics():
     assert 0.9 < out["correlation"] <= 1.0
     flat = clv.holdout_metrics([0.0, 0.0], [0.0, 0.0])
     assert flat["total_error_pct"] is None and flat["correlation"] is None
+
+
+# --------------------------------------------------------------------------------------------
+# Short histories: an unidentified dropout process, and a backtest sized to the history
+# --------------------------------------------------------------------------------------------
+
+# A real export's first seven months, in days (the rates of the UCI sample), with a known small
+# dropout: 1% of customers leave after each repeat occasion. On this seed the maximum likelihood
+# lands on the no-dropout boundary (a -> 0), as it does on the real sample.
+SHORT = BgNbdTruth(r=0.85, alpha=68.0, a=0.05, b=5.0)
+SHORT_SEED = 3
+SHORT_HOLDOUT = 120.0
+
+
+def auc(truth, score) -> float:
+    from scipy.stats import rankdata
+
+    truth = np.asarray(truth, dtype=bool)
+    ranks = rankdata(score)
+    hits, misses = truth.sum(), (~truth).sum()
+    return float((ranks[truth].sum() - hits * (hits + 1) / 2) / (hits * misses))
+
+
+@pytest.fixture(scope="module")
+def short():
+    frame = simulate_summary(
+        3000, bg=SHORT, T=(30.0, 210.0), holdout=SHORT_HOLDOUT, seed=SHORT_SEED
+    )
+    # the warehouse summary's shape: mean value 0 without a repeat, the mean of all occasions
+    frame["mean_value"] = frame["mean_value"].fillna(0.0)
+    return frame.assign(mean_value_all=frame["mean_value"].where(frame["x"] > 0, 10.0))
+
+
+def test_a_boundary_fit_is_detected_as_an_unidentified_dropout(short):
+    mle = clv.fit_bg_nbd(short["x"], short["t_x"], short["T"])
+    check = dropout.check_dropout(mle, short["x"], short["t_x"], short["T"])
+    assert check.assessed and not check.identified and check.boundary
+    assert check.mean_dropout < dropout.BOUNDARY_MEAN_DROPOUT
+    assert abs(check.likelihood_ratio) < dropout.NO_DROPOUT_MARGIN
+    assert "boundary fit" in check.reason
+    # that is why it matters: p_alive is 1 for everyone
+    alive = clv.p_alive(mle, short["x"], short["t_x"], short["T"])
+    assert alive.min() > 0.9999
+
+
+def test_the_model_without_dropout_is_the_bgnbd_limit_a_to_zero(short):
+    nbd = dropout.fit_no_dropout(short["x"], short["t_x"], short["T"])
+    assert nbd.converged
+    limit = paper_bgnbd_loglik((nbd.r, nbd.alpha, 1e-12, 1.0), short["x"], short["t_x"], short["T"])
+    assert nbd.log_likelihood == pytest.approx(limit, rel=1e-9)
+    # and no BG/NBD fit does worse than its own limit
+    mle = clv.fit_bg_nbd(short["x"], short["t_x"], short["T"])
+    assert mle.log_likelihood >= nbd.log_likelihood - 1e-6
+
+
+def test_a_weak_prior_makes_p_alive_order_by_recency_and_frequency_again(short):
+    rep = short["x"].to_numpy() > 0
+    recency = (short["T"] - short["t_x"]).to_numpy()
+    model = scoring.fit_model(short)
+    assert model.model_method == "map" and model.remedy.startswith("p_alive from a weak prior")
+    assert model.prior.strength == dropout.DEFAULT_PRIOR_STRENGTH  # no backtest offered
+    bg = model.fit.bg_nbd
+    alive = clv.p_alive(bg, short["x"], short["t_x"], short["T"])
+    assert alive[rep].min() < 0.8 and alive[rep].std() > 0.01
+    assert spearmanr(alive[rep], recency[rep]).correlation < -0.9
+    # silent for 170 days after a first repeat at day 30: the more repeats, the likelier lost
+    by_frequency = clv.p_alive(bg, np.array([1, 3, 6]), 30.0, 200.0)
+    assert by_frequency[0] > by_frequency[1] > by_frequency[2]
+    # it tells the customers who really left (simulation truth) from the others ...
+    assert auc(short["alive"][rep], alive[rep]) > 0.65
+    # ... and the mean dropout is nearer the truth than the boundary fit's zero
+    truth = SHORT.a / (SHORT.a + SHORT.b)
+    assert abs(bg.a / (bg.a + bg.b) - truth) < truth / 2
+
+
+def test_the_prior_strength_is_chosen_by_the_holdout(short):
+    choice = dropout.choose_prior_strength(
+        short["x"], short["t_x"], short["T"], short["holdout_x"] > 0, SHORT_HOLDOUT
+    )
+    losses = {c["prior_strength"]: c["holdout_log_loss"] for c in choice.candidates}
+    assert set(losses) == set(dropout.PRIOR_STRENGTHS)
+    assert choice.strength == min(losses, key=losses.get)
+    model = scoring.fit_model(short, choose=lambda: choice)
+    assert model.prior is choice and f"strength {choice.strength:g}" in model.remedy
+
+
+def test_an_identified_dropout_keeps_the_maximum_likelihood(sim, ours):
+    check = dropout.check_dropout(ours, sim["x"], sim["t_x"], sim["T"])
+    assert check.identified and not check.boundary and check.likelihood_ratio > 100
+    frame = sim.assign(mean_value=sim["mean_value"].fillna(0.0))
+    model = scoring.fit_model(frame.assign(mean_value_all=frame["mean_value"]))
+    assert model.remedy == "none" and model.model_method == "mle" and model.prior is None
+    assert model.fit.bg_nbd.params == pytest.approx(ours.params, rel=1e-6)
+
+
+def test_the_weak_prior_does_not_move_a_fit_the_data_decide(sim, ours):
+    weak = clv.fit_bg_nbd(sim["x"], sim["t_x"], sim["T"], dropout_prior=1.0)
+    assert weak.method == "map: weak dropout prior"
+    assert weak.params == pytest.approx(ours.params, rel=0.02)
+
+
+def occasions_con(first: str, last: str, customers: int = 40):
+    """An in-memory warehouse whose occasions span first .. last: every third day, one of
+    ``customers`` customers in turn."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create schema intermediate")
+    con.execute(
+        """create table intermediate.int_purchase_occasions as
+           select 'c' || (row_number() over (order by d) % ?) as customer_id,
+                  d::DATE as occasion_date, 10.0 as net_revenue
+           from range(?::TIMESTAMP, ?::TIMESTAMP + interval 1 day, interval 3 day) t(d)""",
+        [customers, first, last],
+    )
+    return con
+
+
+@pytest.mark.parametrize(
+    ("first", "as_of", "status", "holdout", "calibration_end"),
+    [
+        ("2007-07-01", "2010-06-30", "ok", 180, "2010-01-01"),  # long: as configured
+        ("2009-12-01", "2010-06-30", "ok", 91, "2010-03-31"),  # 7 months: 120 days calibration
+        ("2010-01-10", "2010-06-30", "insufficient_history", None, None),  # under 6 months
+    ],
+)
+def test_the_backtest_holdout_is_sized_to_the_history(
+    first, as_of, status, holdout, calibration_end
+):
+    import datetime as dt
+
+    con = occasions_con(first, as_of)
+    config = {
+        "holdout_days": 180,
+        "backtest_min_calibration_days": 120,
+        "backtest_min_holdout_days": 60,
+    }
+    window = scoring.backtest_window(con, dt.date.fromisoformat(as_of), config)
+    assert (window.status, window.holdout_days) == (status, holdout)
+    assert str(window.calibration_end) == str(calibration_end)
+    result = scoring.backtest(con, dt.date.fromisoformat(as_of), config)
+    if status == "ok":
+        assert result.metrics["n"] > 0 and result.metrics["total_error_pct"] is not None
+    else:  # no fake error figure
+        assert result.metrics == scoring.NO_METRICS and result.model is None
+        assert result.deciles.empty and "a backtest needs at least 120 days" in window.reason

@@ -14,7 +14,8 @@ class BgNbdResult:
 
     ``log_likelihood`` is the total over customers of the paper's individual likelihood, on the
     data as given (not a mean, not rescaled). ``method`` is ``"mle"`` for an interior maximum,
-    ``"mle: not converged"`` when the best iterate was kept, or ``"fallback: ..."``.
+    ``"mle: not converged"`` when the best iterate was kept, ``"map: weak dropout prior"`` for a
+    fit with ``dropout_prior`` (``clv.dropout``), or ``"fallback: ..."``.
     """
 
     r: float

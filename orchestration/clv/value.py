@@ -117,14 +117,17 @@ def fit_clv(
     T: str = "T",
     mean_value: str = "mean_value",
     penalizer: float = 0.0,
+    dropout_prior: float = 0.0,
     min_customers: int = MIN_CUSTOMERS,
     fallback_mean: float | None = None,
 ) -> ClvFit:
     """Fit BG/NBD and Gamma-Gamma on a per-customer summary frame (column names configurable).
 
     ``fallback_mean``: the value per occasion to assume when no customer has a repeat occasion
-    (the asset passes the mean value of all occasions). Never raises for degenerate data; every
-    fallback is described in ``ClvFit.notes`` and in the results' ``method`` / ``note``.
+    (the asset passes the mean value of all occasions). ``dropout_prior``: see
+    :func:`fit_bg_nbd` (``clv.dropout`` says when it is needed). Never raises for degenerate
+    data; every fallback is described in ``ClvFit.notes`` and in the results' ``method`` /
+    ``note``.
     """
     if summary.empty:
         zeros = np.zeros(0)
@@ -132,7 +135,12 @@ def fit_clv(
         gg = fit_gamma_gamma(zeros, zeros, min_customers=min_customers, fallback_mean=fallback_mean)
     else:
         bg = fit_bg_nbd(
-            summary[x], summary[t_x], summary[T], penalizer=penalizer, min_customers=min_customers
+            summary[x],
+            summary[t_x],
+            summary[T],
+            penalizer=penalizer,
+            dropout_prior=dropout_prior,
+            min_customers=min_customers,
         )
         gg = fit_gamma_gamma(
             summary[x],
@@ -143,7 +151,7 @@ def fit_clv(
         )
     notes = []
     for label, res in (("BG/NBD", bg), ("Gamma-Gamma", gg)):
-        if not res.converged:
+        if not res.converged or res.method.startswith("map"):
             notes.append(f"{label}: {res.method}: {res.note}")
     return ClvFit(bg_nbd=bg, gamma_gamma=gg, notes=tuple(notes))
 

@@ -12,7 +12,8 @@ from orchestration.defs.resources import Night, Warehouse
 from orchestration.ingest.contract import SOURCES, Source
 from orchestration.ingest.imports import active_mapping
 from orchestration.ingest.loader import Loader, SourceLoad
-from orchestration.warehouse import q
+from orchestration.ingest.quarantine import describe, reason_counts
+from orchestration.warehouse import q, scalar
 
 
 def load_metadata(result: SourceLoad) -> dict[str, dg.MetadataValue]:
@@ -82,7 +83,10 @@ def build_imported_rows_check(source: Source) -> dg.AssetChecksDefinition:
     def imported_rows_used(warehouse: Warehouse, night: Night) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
             files = history_file_use(con, source.name, night.date)
-        unused = [f for f in files if f[3] == 0]
+            unused = [f for f in files if f[3] == 0]
+            # files with no staged row: what quarantine caught, with an example per reason
+            rejected = [f[0] for f in unused if f[2] == 0 and f[1] > 0]
+            reasons = reason_counts(con, source.name, rejected) if rejected else []
         table = "\n".join(
             f"| {f} | {read:,} | {staged:,} | {used:,} |" for f, read, staged, used in files
         )
@@ -103,6 +107,7 @@ def build_imported_rows_check(source: Source) -> dg.AssetChecksDefinition:
             description=(
                 f"{len(unused)} imported file(s) give no row to {night.date}: "
                 + ", ".join(f[0] for f in unused)
+                + (f"; every row quarantined:\n{describe(reasons)}" if reasons else "")
                 if unused
                 else None
             ),

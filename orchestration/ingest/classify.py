@@ -105,16 +105,25 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
     """Statements that build ``_checked`` (every landed row, typed, with the reason of the first
     rule it breaks; NULL = valid) and ``_dupes`` (the valid rows that repeat an earlier one).
 
-    Duplicates are ranked exactly (``row_number`` over the drop date and every business value,
-    or over the key), but only among *candidates*: rows whose 64-bit hash of those values occurs
+    Duplicates are ranked exactly (``row_number`` over the drop date and the whole line, or
+    over the key), but only among *candidates*: rows whose 64-bit hash of those values occurs
     more than once. Hash aggregates are cheap and parallel; a window sort over 14 text columns
     of every landed row was most of the time of a load. A hash collision only makes a row a
     candidate, never a duplicate.
+
+    The whole line is the line as the user's file has it: for a file read through a mapping,
+    every column of the file, mapped or not (``_line``, with the file's column names in
+    ``_files._layout``); for a contract file, its contract columns.
     """
     names = source.column_names
     rules = _rules(source, check_products)
     # The first rule that matches, evaluated once; its reason and column are looked up by index.
-    rule = "case " + " ".join(f"when {c} then {i}" for i, (c, _, _) in enumerate(rules, 1)) + " end"
+    # Rule 0: the mapping rejected the row itself (a lookup without a match) and says why.
+    rule = (
+        "case when _mapped_reason is not null then 0 "
+        + " ".join(f"when {c} then {i}" for i, (c, _, _) in enumerate(rules, 1))
+        + " end"
+    )
     reasons = "[" + ", ".join(f"'{r}'" for _, r, _ in rules) + "]"
     columns = "[" + ", ".join(f"'{col}'" for _, _, col in rules) + "]"
     trimmed = ", ".join(f"{_text(c)} as {q(c)}" for c in names)
@@ -132,28 +141,42 @@ def classify_sql(source: Source, check_products: bool) -> list[str]:
         create or replace temp table _checked as
         select _file, _row_number, _drop_date,
             case when _history then {visible} else _drop_date end as _visible_from, {keep},
-            {reasons}[_rule] as _reason, {columns}[_rule] as _column, _line_hash, _key_hash
+            case when _rule = 0 then _mapped_reason else {reasons}[_rule] end as _reason,
+            case when _rule = 0 then _mapped_column else {columns}[_rule] end as _column,
+            _line_hash, _key_hash
         from (
             select *,
-                case when _rule is null then hash(_drop_date, {business}) end as _line_hash,
+                case when _rule is null then
+                    case when _line is null then hash(_drop_date, {business})
+                         else hash(_drop_date, _line) end
+                end as _line_hash,
                 case when _rule is null and {key_complete}
                      then hash(_drop_date, {key}) end as _key_hash
             from (
                 select *, {rule} as _rule
                 from (
                     select *, {typed}
-                    from (select _file, _row_number, _drop_date, _history, {trimmed} from _landing)
+                    from (
+                        select _file, _row_number, _drop_date, _history, _line,
+                            _mapped_reason, _mapped_column, {trimmed}
+                        from _landing)
                 )
             )
         )
     """
-    # The exact comparison of line candidates needs their trimmed text: few rows, re-read.
+    # The exact comparison of line candidates needs their text: few rows, re-read. A mapped
+    # file's line is compared with its column names (two files of one drop may differ in them).
+    contract_only = ", ".join(
+        f"case when _line is null then {_text(c)} end as {q(c)}" for c in names
+    )
     line_candidates = f"""
         select _file, _row_number, row_number() over (
-            partition by _drop_date, {business} order by _file, _row_number) as _copy
+            partition by _drop_date, _layout, _line, {business}
+            order by _file, _row_number) as _copy
         from (
-            select l._file, l._row_number, l._drop_date, {trimmed}
-            from _landing l
+            select _file, _row_number, _drop_date, _layout, _line, {contract_only}
+            from _landing
+            join (select _file, _layout from _files) using (_file)
             semi join (
                 select _file, _row_number from _checked where {_repeated("_line_hash")}
             ) c using (_file, _row_number)

@@ -180,6 +180,8 @@ PII_COLUMNS = frozenset({"email", "name", "phone"})
 # Machine-readable quarantine reasons, in the order rows are tested against them.
 QUARANTINE_REASONS = (
     "malformed_line",  # the parser could not split the row into the file's columns
+    "unmatched_key",  # a mapping's lookup finds no row of its file with the line's key
+    "ambiguous_key",  # ... or finds different rows with that key
     "missing_key",  # a required identifier is empty
     "missing_value",  # another required value is empty
     "unparseable_date",
@@ -188,7 +190,7 @@ QUARANTINE_REASONS = (
     "invalid_value",  # not in the allowed set or outside the bounds
     "future_date",  # dated after the end of the file's drop date
     "unknown_product",  # an order line for a product the catalogue does not have
-    "duplicate_line",  # an exact copy of an earlier row of the same drop
+    "duplicate_line",  # an exact copy of an earlier line of the same drop (the whole line)
     "duplicate_key",  # same key as an earlier row of the same drop, different content
 )
 

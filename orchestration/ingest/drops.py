@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from orchestration.ingest.contract import HISTORY_DIR
+from orchestration.ingest.lookups import LOOKUP_DIR
 from orchestration.ingest.readers import IngestError, file_format
 
 DATE_IN_PATH = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -52,9 +53,16 @@ def find_drops(source_dir: Path) -> dict[dt.date, list[Path]]:
 
 
 def fingerprint(files: Iterable[Path]) -> str:
-    """Changes whenever a file of the drop is added, removed, rewritten or touched."""
+    """Changes whenever a file of the drop, or a lookup file beside one (a mapping's
+    ``_lookup/<name>/``), is added, removed, rewritten or touched."""
     digest = hashlib.sha256()
-    for path in sorted(files):
+    files = sorted(files)
+    for path in files:
         stat = path.stat()
         digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for folder in sorted({path.parent / LOOKUP_DIR for path in files}):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else ():
+            stat = path.stat()
+            name = path.relative_to(folder).as_posix()
+            digest.update(f"lookup {name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.ingest.contract import HISTORY_DIR, SOURCES
+from orchestration.ingest.lookups import LOOKUP_DIR, lookup_files
 from orchestration.ingest.mapping import (
     Mapping,
     MappingError,
@@ -46,6 +47,7 @@ def scan(spec: SourceMapping, path: Path) -> tuple[dt.date | None, set[str]]:
     products) and the product ids it mentions."""
     event = SOURCES[spec.source].event_time
     latest: dt.date | None = None
+    example: tuple[int, str] | None = None  # a value that is not a date, for the error
     products: set[str] = set()
     mapping = Mapping("scan", path, "", {spec.source: spec})
     con = duckdb.connect()
@@ -55,21 +57,48 @@ def scan(spec: SourceMapping, path: Path) -> tuple[dt.date | None, set[str]]:
             day = con.execute(f"select max(try_cast(trim({event}) as timestamp))::DATE from _batch")
             found = day.fetchall()[0][0]
             latest = max(latest, found) if latest and found else (found or latest)
+            if found is None and example is None:
+                example = next(
+                    iter(
+                        con.execute(
+                            f"select _row_number, {event} from _batch "
+                            f"where nullif(trim({event}), '') is not null limit 1"
+                        ).fetchall()
+                    ),
+                    None,
+                )
         if "product_id" in batch.schema.names:
             rows = con.execute("select distinct trim(product_id) from _batch").fetchall()
             products.update(r[0] for r in rows if r[0])
         con.unregister("_batch")
     con.close()
     if event and latest is None:
-        raise MappingError(f"{path}: no parseable {event} to date the drop by")
+        why = (
+            f"e.g. line {example[0]}: {example[1]!r}; a mapping reads other formats with "
+            f"date_formats.{event}"
+            if example
+            else f"every {event} is empty"
+        )
+        raise MappingError(f"{path}: no parseable {event} to date the drop by ({why})")
     return latest, products
 
 
+def lookup_inputs(spec: SourceMapping, path: Path) -> dict[str, list[Path]]:
+    """The files each lookup of a source reads for one of its input files."""
+    return {name: lookup_files(lookup, path) for name, lookup in spec.lookups.items()}
+
+
 def unmatched_inputs(mapping: Mapping, input_path: Path) -> list[Path]:
-    """The files of an input folder that no mapped source reads (reported, never silent)."""
+    """The files of an input folder that no mapped source or lookup reads (reported, never
+    silent)."""
     if not input_path.is_dir():
         return []
-    read = {path for spec in mapping.sources.values() for path in input_files(spec, input_path)}
+    read = set()
+    for spec in mapping.sources.values():
+        for path in input_files(spec, input_path):
+            read.add(path)
+            for files in lookup_inputs(spec, path).values():
+                read.update(files)
     return sorted(p for p in input_path.iterdir() if p.is_file() and p not in read)
 
 
@@ -79,9 +108,10 @@ def import_input(mapping: Mapping, input_path: Path, raw_dir: Path) -> list[Path
     A file with a date in its name is that day's drop. Any other file is an export of history:
     it goes to ``<source>/history/<its latest event date>/``, and each row becomes visible on
     its own event date, so every as-of date inside the export sees exactly the events up to it
-    (``orchestration/ingest.py``). Where the mapping marks products as non-merchandise and no
-    products source is mapped, a products drop listing every product id of the input with its
-    ``is_merchandise`` flag is written beside it.
+    (``loader.py``). The files a source's lookups read go beside each of its files, in
+    ``_lookup/<lookup name>/`` (``lookups.py``). Where the mapping marks products as
+    non-merchandise and no products source is mapped, a products drop listing every product id
+    of the input with its ``is_merchandise`` flag is written beside it.
     """
     scanned: list[tuple[SourceMapping, Path, dt.date | None, bool, set[str]]] = []
     for spec in mapping.sources.values():
@@ -104,6 +134,13 @@ def import_input(mapping: Mapping, input_path: Path, raw_dir: Path) -> list[Path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         placed.append(target)
+        for name, files in lookup_inputs(spec, path).items():
+            folder = target.parent / LOOKUP_DIR / name  # the drop carries its lookups
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            for lookup_file in files:
+                shutil.copyfile(lookup_file, folder / lookup_file.name)
         derives = spec.rules.get("non_merchandise_products") or spec.rules.get(
             "non_merchandise_pattern"
         )

@@ -46,11 +46,23 @@ from orchestration.ingest.contract import (
     Source,
 )
 from orchestration.ingest.drops import find_drops, fingerprint, is_history
-from orchestration.ingest.mapping import Mapping, read_source_file
+from orchestration.ingest.mapping import (
+    LINE,
+    LINE_TYPE,
+    MAPPED_COLUMN,
+    MAPPED_REASON,
+    MAPPED_VALUE,
+    Mapping,
+    line_layout,
+    read_source_file,
+)
+from orchestration.ingest.quarantine import describe, reason_counts
 from orchestration.ingest.readers import FileRead, IngestError
 from orchestration.settings import DUCKDB_MEMORY_LIMIT
 from orchestration.warehouse import q, scalar
 
+# What a mapping says of a row it rejects itself (a lookup without a match), landed beside it.
+MAPPED = (MAPPED_REASON, MAPPED_COLUMN, MAPPED_VALUE)
 # Drops landed before they are classified and committed together: bounds memory on big loads.
 LANDING_ROW_LIMIT = 5_000_000
 # Files read in parallel ahead of landing (see Loader._read_ahead).
@@ -242,10 +254,21 @@ class Loader:
             "drop table if exists _dupes"
         )
         if source.mandatory and not self._has_rows(source):
-            raise IngestError(
-                f"{source_dir}: the mandatory source '{source.name}' has no valid rows"
-            )
+            raise IngestError(self._no_valid_rows(source, source_dir))
         return result
+
+    def _no_valid_rows(self, source: Source, source_dir: Path) -> str:
+        """Why a mandatory source has no valid row: every reason, its count and an example."""
+        read = scalar(
+            self.con,
+            "select coalesce(sum(rows_read), 0) from raw.reconciliation where source = ?",
+            [source.name],
+        )
+        message = f"{source_dir}: the mandatory source '{source.name}' has no valid rows"
+        if not read:
+            return message + " (its files hold no rows)"
+        counts = reason_counts(self.con, source.name)
+        return f"{message}: all {read:,} rows read were quarantined:\n{describe(counts)}"
 
     # -- landing --------------------------------------------------------------------------
 
@@ -258,15 +281,18 @@ class Loader:
                 _file VARCHAR, _drop_date DATE, _row_number BIGINT, record VARCHAR)"""
         )
         self.con.execute(
-            "create or replace temp table _files (_file VARCHAR, _drop_date DATE, _history BOOLEAN)"
+            """create or replace temp table _files (
+                _file VARCHAR, _drop_date DATE, _history BOOLEAN, _layout VARCHAR[])"""
         )
         self._unregister_landing()
-        names = [*source.column_names, "_row_number", "_file", "_drop_date", "_history"]
-        types = [pa.string()] * len(source.column_names)
-        types += [pa.int64(), pa.string(), pa.date32(), pa.bool_()]
+        names = [*source.column_names, *MAPPED, "_row_number", LINE]
+        names += ["_file", "_drop_date", "_history"]
+        types = [pa.string()] * (len(source.column_names) + len(MAPPED))
+        types += [pa.int64(), LINE_TYPE, pa.string(), pa.date32(), pa.bool_()]
         self._landing_schema = pa.schema(list(zip(names, types, strict=True)))
         self._landed = 0
-        self._files: list[tuple[str, dt.date, bool]] = []
+        # per file: name, drop date, history, and the column names of its lines (mapped files)
+        self._files: list[tuple[str, dt.date, bool, list[str] | None]] = []
         self._malformed: list[tuple[str, dt.date, int, str]] = []
 
     def _register_landing(self) -> None:
@@ -324,9 +350,12 @@ class Loader:
                 checked = True
             n = batch.num_rows
             arrays = []
-            for name in [*source.column_names, "_row_number"]:
+            for name in [*source.column_names, *MAPPED, "_row_number"]:
                 index = batch.schema.get_field_index(name)
                 arrays.append(batch.column(index) if index >= 0 else pa.nulls(n, pa.string()))
+            index = batch.schema.get_field_index(LINE)
+            whole = index >= 0 and batch.schema.field(index).type == LINE_TYPE
+            arrays.append(batch.column(index) if whole else pa.nulls(n, LINE_TYPE))
             arrays += [
                 pa.repeat(relative, n),
                 pa.repeat(pa.scalar(drop_date, pa.date32()), n),
@@ -334,11 +363,15 @@ class Loader:
             ]
             self._buffer.append(pa.RecordBatch.from_arrays(arrays, schema=self._landing_schema))
             self._landed += n
-        if not checked and not (self.mapping and source.name in self.mapping.sources):
+        if not checked and not self._mapped(source):
             # a file with a header and no rows still must have the right columns
             self._check_columns(source, path, info.columns)
-        self._files.append((relative, drop_date, history))
+        layout = line_layout(info.columns) if self._mapped(source) else None
+        self._files.append((relative, drop_date, history, layout))
         self._malformed.extend((relative, drop_date, m.line, m.text) for m in info.malformed)
+
+    def _mapped(self, source: Source) -> bool:
+        return self.mapping is not None and source.name in self.mapping.sources
 
     def _check_columns(self, source: Source, path: Path, present: list[str]) -> None:
         present_set = set(present)
@@ -370,7 +403,7 @@ class Loader:
         """Replace the rows of these drops with the landed ones, all or nothing."""
         con = self.con
         self._register_landing()
-        insert_rows(con, "_files", ["_file", "_drop_date", "_history"], self._files)
+        insert_rows(con, "_files", ["_file", "_drop_date", "_history", "_layout"], self._files)
         insert_rows(
             con, "_malformed", ["_file", "_drop_date", "_row_number", "record"], self._malformed
         )
@@ -382,7 +415,12 @@ class Loader:
             con.execute(statement)
         typed = ", ".join(q(c) for c in source.column_names)
         fields = ", ".join(f"{q(c)} := l.{q(c)}" for c in source.column_names)
-        record = f"to_json(struct_pack({fields}))"
+        # a mapped file's rows also carry the line as the user's file has it
+        line = "line := map(f._layout, l._line)"
+        record = f"""case
+            when l._line is null then to_json(struct_pack({fields}))
+            when l._mapped_reason is null then to_json(struct_pack({fields}, {line}))
+            else to_json(struct_pack({fields}, {line}, lookup_key := l._mapped_value)) end"""
         dates = [d.isoformat() for d in drop_dates]
         con.execute("begin transaction")
         try:
@@ -415,6 +453,7 @@ class Loader:
                         from _dupes d join _checked c using (_file, _row_number)
                     ) r
                     join _landing l using (_file, _row_number)
+                    join (select _file, _layout from _files) f using (_file)
                     union all
                     select ?, _drop_date, _file, _row_number, 'malformed_line', '*',
                            to_json(struct_pack(line := record)), ?, current_timestamp::TIMESTAMP

@@ -293,3 +293,22 @@ def read_whitespace(
         }
         columns["_row_number"] = pa.array(numbers[start : start + BATCH_ROWS], pa.int64())
         yield pa.RecordBatch.from_pydict(columns)
+
+
+def read_any(
+    path: Path,
+    info: FileRead,
+    *,
+    format: str = "auto",  # noqa: A002 - the mapping's key
+    encoding: str = "utf-8",
+    delimiter: str | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """A file of any supported format as text batches (the format from its name unless given)."""
+    fmt = file_format(path, format)
+    if fmt == "csv":
+        return read_csv(path, info, delimiter=delimiter, encoding=encoding)
+    if fmt == "parquet":
+        return read_parquet(path, info)
+    if fmt == "whitespace":
+        return read_whitespace(path, info, encoding=encoding)
+    return read_jsonl(path, info, encoding=encoding)

@@ -57,6 +57,7 @@ h2 {{ font-size: 19px; margin: 32px 0 8px; border-bottom: 2px solid {GRID}; padd
 h3 {{ font-size: 15px; margin: 16px 0 4px; }}
 p, li {{ line-height: 1.45; }}
 .meta, .note {{ color: {MUTED}; font-size: 13px; }}
+.note.warn {{ color: #8a4b00; }}
 .cards {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(165px, 1fr)); gap: 10px; }}
 .card {{ background: #fff; border: 1px solid {GRID}; border-radius: 6px; padding: 10px 12px; }}
 .card .value {{ font-size: 22px; font-weight: 600; }}

@@ -75,7 +75,9 @@ def headline_section(data: dict) -> str:
         card(
             "Mean CLV 12m",
             money(loyalty.get("mean_clv_12m"), 2),
-            f"backtest error {num(summary.get('total_error_pct'), 1)}%",
+            f"backtest error {num(summary.get('total_error_pct'), 1)}%"
+            if summary.get("status", "ok") == "ok"
+            else f"no backtest ({summary.get('status')})",
         ),
     ]
     kpi = data["kpi"][-24:]
@@ -320,46 +322,73 @@ def migration_section(data: dict) -> str:
 def backtest_section(data: dict) -> str:
     deciles = data["backtest"]
     summary = data["backtest_summary"][0] if data["backtest_summary"] else {}
-    chart = bar_chart(
-        "chart-backtest",
-        "CLV model backtest: predicted vs actual holdout occasions by predicted decile",
-        [f"D{r['decile']}" for r in deciles],
-        {
-            "predicted": [float(r["predicted"]) for r in deciles],
-            "actual": [float(r["actual"]) for r in deciles],
-        },
-        y_format="{:,.0f}".format,
-    )
+    status = summary.get("status", "ok")
+    title = "CLV model backtest: predicted vs actual holdout occasions by predicted decile"
+    if status == "ok":
+        chart = bar_chart(
+            "chart-backtest",
+            title,
+            [f"D{r['decile']}" for r in deciles],
+            {
+                "predicted": [float(r["predicted"]) for r in deciles],
+                "actual": [float(r["actual"]) for r in deciles],
+            },
+            y_format="{:,.0f}".format,
+        )
+        caption = (
+            "The model refitted on data up to the calibration end predicts each "
+            "customer's occasions in the holdout; deciles of the prediction."
+        )
+    else:
+        chart = empty_chart("chart-backtest", title, f"no backtest: {status}", 1040)
+        caption = (
+            f"No backtest ({status}): {summary.get('window_note', '')}. "
+            "No error figure is computed from a calibration too short to fit."
+        )
     metrics = table(
         [
+            "status",
             "calibration end",
             "holdout days",
             "customers",
             "total error",
             "MAE",
             "correlation",
-            "fallback used",
+            "calibration fit",
         ],
         [
             [
-                summary.get("calibration_end", "–"),
+                status,
+                summary.get("calibration_end") or "–",
                 num(summary.get("holdout_days")),
                 num(summary.get("n")),
-                f"{num(summary.get('total_error_pct'), 1)}%",
+                f"{num(summary.get('total_error_pct'), 1)}%"
+                if summary.get("total_error_pct") is not None
+                else "–",
                 num(summary.get("mae"), 2),
                 num(summary.get("correlation"), 3),
-                summary.get("fallback_used", "–"),
+                summary.get("calibration_method") or "–",
             ]
         ],
     )
+    identified = summary.get("dropout_identified")
+    note = summary.get("dropout_note") or ""
+    model = (
+        f'<p class="note"><strong>Model identifiability.</strong> {esc(note)}</p>' if note else ""
+    )
+    if identified is False:
+        model = model.replace('class="note"', 'class="note warn"')
+        if summary.get("calibration_method") == "map":
+            model += (
+                '<p class="note">The backtest refits by the same procedure; the prior\'s '
+                "strength was chosen on this same holdout, so its error is slightly optimistic."
+                "</p>"
+            )
     return (
         '<section id="backtest"><h2>CLV backtest</h2>'
-        + figure(
-            chart,
-            "The model refitted on data up to the calibration end predicts each "
-            "customer's occasions in the holdout; deciles of the prediction.",
-        )
+        + figure(chart, caption)
         + metrics
+        + model
         + "</section>"
     )
 
