@@ -42,6 +42,16 @@ def table(headers: Sequence[str], body: Iterable[Sequence[Any]], raw: bool = Fal
     return f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
 
 
+def month_label(row: dict) -> str:
+    """A kpi_monthly month as YYYY-MM, with MTD when it is month to date (exports of earlier
+    publications have no month_label column)."""
+    if not row:
+        return "–"
+    if row.get("month_label"):
+        return row["month_label"]
+    return str(row["month"])[:7] + (" MTD" if row.get("is_partial_month") else "")
+
+
 def total_row(scorecard: list[dict], label: str = "all") -> dict:
     return next((r for r in scorecard if r["scheme"] == "total" and r["label"] == label), {})
 
@@ -67,7 +77,7 @@ def headline_section(data: dict) -> str:
         card(
             "Monthly churn",
             pct(latest.get("churn_rate")),
-            f"retention {pct(latest.get('retention_rate'))} in {str(latest.get('month', '–'))[:7]}",
+            f"retention {pct(latest.get('retention_rate'))} in {month_label(latest)}",
         ),
         card("Repeat rate", pct(loyalty.get("repeat_rate")), "purchasers with 2+ occasions"),
         card("NPS", num(loyalty.get("nps")), f"{num(loyalty.get('nps_respondents'))} respondents"),
@@ -79,7 +89,8 @@ def headline_section(data: dict) -> str:
         ),
     ]
     kpi = data["kpi"][-24:]
-    months = [str(r["month"])[:7] for r in kpi]
+    months = [month_label(r) for r in kpi]
+    partial = bool(kpi and kpi[-1].get("is_partial_month"))
     money_chart = line_chart(
         "chart-monthly-money",
         "Monthly revenue, gross margin and contribution (last 24 months)",
@@ -89,6 +100,7 @@ def headline_section(data: dict) -> str:
             "gross margin": [float(r["gross_margin"]) for r in kpi],
             "contribution": [float(r["contribution"]) for r in kpi],
         },
+        open_last=partial,
     )
     customer_chart = bar_chart(
         "chart-monthly-customers",
@@ -100,17 +112,24 @@ def headline_section(data: dict) -> str:
             "lapsed": [r["lapsed_customers"] for r in kpi],
             "reborn": [r["reborn_customers"] for r in kpi],
         },
+        open_last=partial,
+    )
+    to_date = (
+        f" {months[-1]} is month to date (days 1–{kpi[-1]['month_end'].day} of the month): "
+        "drawn open, not as a whole month."
+        if partial
+        else ""
     )
     return (
         '<section id="headline"><h2>Headline KPIs</h2>'
         f'<div class="cards">{"".join(cards)}</div>'
         '<p class="note">External customers only (internal customers are reported apart). '
         "12m = the 365 days ending on the as-of date.</p>"
-        + figure(money_chart, "Money per calendar month (kpi_monthly).")
+        + figure(money_chart, "Money per calendar month (kpi_monthly)." + to_date)
         + figure(
             customer_chart,
             "Active: an occasion in the 12m ending at the month end; "
-            "lapsed at the month end; reborn: came back in the month.",
+            "lapsed at the month end; reborn: came back in the month." + to_date,
         )
         + "</section>"
     )
