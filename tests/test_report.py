@@ -187,6 +187,7 @@ def test_the_report_renders_in_headless_chromium_without_network(chromium, repor
         "headline",
         "segments",
         "loyalty",
+        "buying-centre",
         "whale",
         "cohorts",
         "migration",

@@ -1,5 +1,6 @@
 """The report's sections, each from the loaded publication: headline KPIs, segment sizes,
-loyalty matrix, whale curve, cohort retention, segment migration, CLV backtest, data quality."""
+loyalty matrix, buying centre, whale curve, cohort retention, segment migration, CLV backtest,
+data quality."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ from orchestration.publish.report.charts import (
     pct,
 )
 from orchestration.publish.report.data import MIGRATION_SCHEMES, SEGMENT_SCHEMES
+
+# The loyalty scorecard's contacts per buying-centre role, in the order the section shows them.
+ROLE_COLUMNS = (
+    "contacts",
+    "wallets",
+    "allies",
+    "internal_contacts",
+    "windbags",
+    "unknown_contacts",
+)
 
 
 def card(label: str, value: str, sub: str = "") -> str:
@@ -173,6 +184,64 @@ def loyalty_section(data: dict) -> str:
             'buying. Spurious loyalty is the "fake" loyalty: buying without liking.',
         )
         + "</section>"
+    )
+
+
+def buying_centre_section(data: dict) -> str:
+    """SPEC §5.11: who is who at the business accounts, and the accounts' actions."""
+    roles = data.get("contact_roles", [])
+    items = [
+        (
+            r["display_name"] or r["label"],
+            float(r["contacts"]),
+            f"{r['contacts']:,} · {r['active']:,} active",
+        )
+        for r in roles
+    ]
+    title = "Contacts of the accounts by buying-centre role"
+    chart = (
+        hbar_chart("chart-contact-roles", title, items, width=720, label_w=110)
+        if any(r["contacts"] for r in roles)
+        else empty_chart("chart-contact-roles", title, "no contacts")
+    )
+    block = [r for r in data["loyalty"] if r["scheme"] == "buying_centre_action"]
+    headers = [
+        "buying-centre action",
+        "accounts",
+        "share",
+        "contacts",
+        "wallets",
+        "allies",
+        "internal",
+        "windbags",
+        "unknown",
+        "revenue share",
+        "mean CLV 12m",
+    ]
+    body = [
+        [
+            r["display_name"] or r["label"],
+            num(r["customers"]),
+            pct(r["share"]),
+            *(num(r.get(c)) for c in ROLE_COLUMNS),
+            pct(r["revenue_share"]),
+            money(r["mean_clv_12m"], 2),
+        ]
+        for r in block
+    ]
+    return (
+        '<section id="buying-centre"><h2>Buying centre</h2>'
+        + figure(
+            chart,
+            "Contacts of the accounts (contact_roles), by role: the wallet places or approves "
+            "the orders, allies use and speak well, windbags talk much and decide nothing, "
+            "internal contacts are our own people; active: an order, ticket or answer in the "
+            f"last {data['active_days']} days.",
+        )
+        + table(headers, body)
+        + '<p class="note">External accounts (loyalty_scorecard, scheme buying_centre_action); '
+        "the contact columns add up to contact_roles. Reach the wallet: every wallet silent "
+        "while allies stay active, the account is at risk.</p></section>"
     )
 
 
