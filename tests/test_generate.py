@@ -442,7 +442,7 @@ def test_discount_hunter(facts: Facts) -> None:
 def test_below_zero(facts: Facts) -> None:
     for c in facts.ids("below_zero"):
         margin, cost = facts.contribution_12m(c)
-        assert margin - cost < -100, c  # wide of 0 (value tier below_zero), a few hundred a year
+        assert margin - cost < -50, c  # wide of 0 (value tier below_zero), a few hundred a year
         s = facts.summary(c)
         assert 100 <= s["first"] < 170 and s["n"] >= 2 and s["recency"] < 60, c
 
