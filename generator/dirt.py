@@ -33,6 +33,7 @@ _COMMON = (
 REASONS: dict[str, tuple[tuple[str, int], ...]] = {
     "orders": (*_COMMON, ("non_numeric_quantity", 2), ("unknown_product", 2)),
     "customers": _COMMON,
+    "contacts": _COMMON,
     "tickets": _COMMON,
     "surveys": _COMMON,
     "customer_tags": _COMMON,
@@ -41,6 +42,7 @@ REASONS: dict[str, tuple[tuple[str, int], ...]] = {
 MISSING_KEY = {
     "orders": ("order_id", "product_id"),
     "customers": ("customer_id",),
+    "contacts": ("contact_id", "customer_id"),
     "tickets": ("ticket_id",),
     "surveys": ("response_id",),
     "customer_tags": ("customer_id",),
@@ -66,7 +68,7 @@ def _fresh_key(source: str, row: dict[str, object], k: int) -> None:
     """Give a derived row a key no clean row has (so it is not a duplicate key)."""
     if source == "orders":
         row["line_number"] = str(90 + k)
-    elif source in ("customers", "tickets", "surveys"):
+    elif source in ("customers", "contacts", "tickets", "surveys"):
         key = SOURCES[source].key[0]
         row[key] = f"{row[key]}X{k}"
     # customer_tags: the changed tagged_at or customer_id already makes the key new

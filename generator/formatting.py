@@ -25,7 +25,8 @@ from generator.archetypes import (
     SEVERITIES,
     truth_labels,
 )
-from generator.codes import DAY
+from generator.codes import DAY, Arrays
+from generator.contacts import ALL_DEPARTMENTS, ALL_TITLES, KIND_ROLE, ROLES
 from generator.simulate import Block
 from orchestration.ingest.contract import SOURCES
 
@@ -36,6 +37,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "tickets": (".jsonl", "json"),
     "surveys": (".csv.gz", ";"),
     "customer_tags": (".csv", ","),
+    "contacts": (".csv", ","),  # last: each source's dirt stream is seeded by its position
 }
 TEXT_SOURCES = tuple(FORMATS)
 # Columns written as JSON numbers (everything else is a JSON string or null).
@@ -55,7 +57,10 @@ SPILL_SCHEMA = pa.schema(
         ("ok", pa.bool_()),
     ]
 )
-TRUTH_HEADER = ("customer_id", "archetype", *LABEL_COLUMNS)
+# The customers' truth: the archetype's labels, then the buying-centre action the account's
+# planted contacts imply (generator.contacts), empty where they imply none.
+TRUTH_HEADER = ("customer_id", "archetype", *LABEL_COLUMNS, "buying_centre_action")
+CONTACTS_TRUTH_HEADER = ("contact_id", "customer_id", "contact_role")
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Offsets:
     orders: int = 0
     tickets: int = 0
     surveys: int = 0
+    contacts: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,6 +191,7 @@ def _rank(*keys: np.ndarray) -> np.ndarray:
 @dataclass
 class FormattedBlock:
     truth: str  # truth-file lines of the block's customers, in customer_id order
+    contacts_truth: str  # truth-file lines of the block's contacts, in contact_id order
     counts: dict[str, int]
     eligible: dict[str, int]  # rows dirt may be derived from (background customers, guests)
     archetypes: dict[str, int]
@@ -208,17 +215,25 @@ def format_block(
     survey_num = (
         offsets.surveys + 1 + _rank(block.surveys["ts"], np.arange(block.surveys["ts"].size))
     )
+    contacts = block.contacts
+    contact_num = offsets.contacts + 1 + _rank(contacts["ts"], np.arange(contacts["ts"].size))
     background = block.arch == BACKGROUND
 
     def cust_ids(local: np.ndarray) -> pa.Array:
         return _ids("C", cust_num[np.maximum(local, 0)], 8, local < 0)  # guests: empty
 
+    def contact_ids(local: np.ndarray) -> pa.Array:
+        if not contact_num.size:
+            return pa.nulls(local.size, pa.string())
+        return _ids("K", contact_num[np.maximum(local, 0)], 8, local < 0)  # nobody: empty
+
     makers = {
         "customers": lambda: _customers(block, cust_num, cust_ids, epoch),
-        "orders": lambda: _orders(block, order_num, cust_ids, background, epoch, cat),
-        "tickets": lambda: _tickets(block, ticket_num, cust_ids, background, epoch),
-        "surveys": lambda: _surveys(block, survey_num, cust_ids, background, epoch),
+        "orders": lambda: _orders(block, order_num, cust_ids, contact_ids, background, epoch, cat),
+        "tickets": lambda: _tickets(block, ticket_num, cust_ids, contact_ids, background, epoch),
+        "surveys": lambda: _surveys(block, survey_num, cust_ids, contact_ids, background, epoch),
         "customer_tags": lambda: _tags(block, cust_num, cust_ids, background, epoch),
+        "contacts": lambda: _contacts(block, contact_num, cust_ids, contact_ids, background, epoch),
     }
     counts, eligible = {}, {}
     for source, make in makers.items():
@@ -231,8 +246,10 @@ def format_block(
     offsets.orders += block.order_ts.size
     offsets.tickets += block.tickets["ts"].size
     offsets.surveys += block.surveys["ts"].size
+    offsets.contacts += contact_num.size
     return FormattedBlock(
-        truth=_truth(block.arch, cust_num),
+        truth=_truth(block.arch, block.claims, cust_num),
+        contacts_truth=_contacts_truth(contacts, contact_num, cust_num),
         counts=counts,
         eligible=eligible,
         archetypes={a.name: int((block.arch == i).sum()) for i, a in enumerate(ARCHETYPES)},
@@ -292,6 +309,7 @@ def _orders(
     block: Block,
     order_num: np.ndarray,
     cust_ids,
+    contact_ids,
     background: np.ndarray,
     epoch: int,
     cat: gc.Catalogue,
@@ -313,12 +331,15 @@ def _orders(
         "status": _lookup(STATUSES, li["status"]),
         "shipping_cost": _money(li["ship_cost"]),
         "shipping_charged": _money(li["ship_charged"]),
+        "contact_id": contact_ids(block.order_contact[li["order"]]),
     }
     ok = (cust < 0) | background[np.maximum(cust, 0)]
     return _spill_table("orders", cols, li["ts"], order_num[li["order"]], li["line_number"], ok)
 
 
-def _tickets(block: Block, num: np.ndarray, cust_ids, background, epoch: int) -> pa.Table:
+def _tickets(
+    block: Block, num: np.ndarray, cust_ids, contact_ids, background, epoch: int
+) -> pa.Table:
     t = block.tickets
     cols = {
         "ticket_id": _ids("T", num, 9),
@@ -328,11 +349,14 @@ def _tickets(block: Block, num: np.ndarray, cust_ids, background, epoch: int) ->
         "kind": _lookup(KINDS, t["kind"]),
         "severity": _lookup(SEVERITIES, t["severity"]),
         "handling_minutes": _int_text(t["minutes"], t["minutes"] < 0),
+        "contact_id": contact_ids(t["contact"]),
     }
     return _spill_table("tickets", cols, t["ts"], num, np.zeros(num.size), background[t["cust"]])
 
 
-def _surveys(block: Block, num: np.ndarray, cust_ids, background, epoch: int) -> pa.Table:
+def _surveys(
+    block: Block, num: np.ndarray, cust_ids, contact_ids, background, epoch: int
+) -> pa.Table:
     s = block.surveys
     comments = tuple(text for band in gc.COMMENTS for text in band)
     cols = {
@@ -342,6 +366,7 @@ def _surveys(block: Block, num: np.ndarray, cust_ids, background, epoch: int) ->
         "nps_score": _int_text(s["nps"], s["nps"] < 0),
         "csat_score": _int_text(s["csat"], s["csat"] < 0),
         "comment": _lookup(comments, np.maximum(s["comment"], 0), s["comment"] < 0),
+        "contact_id": contact_ids(s["contact"]),
     }
     return _spill_table("surveys", cols, s["ts"], num, np.zeros(num.size), background[s["cust"]])
 
@@ -359,11 +384,62 @@ def _tags(block: Block, cust_num: np.ndarray, cust_ids, background, epoch: int) 
     )
 
 
-def _truth(arch: np.ndarray, cust_num: np.ndarray) -> str:
+def _contacts(
+    block: Block, contact_num: np.ndarray, cust_ids, contact_ids, background, epoch: int
+) -> pa.Table:
+    c = block.contacts
+    n = contact_num.size
+    first = _lookup(gc.FIRST_NAMES, c["first_name"])
+    last = _lookup(gc.LAST_NAMES, c["last_name"])
+    local = pc.binary_join_element_wise(
+        _lookup(tuple(_ascii(x) for x in gc.FIRST_NAMES), c["first_name"]),
+        _lookup(tuple(_ascii(x) for x in gc.LAST_NAMES), c["last_name"]),
+        _int_text(contact_num),
+        ".",
+    )
+    cols = {
+        "contact_id": contact_ids(np.arange(n)),
+        "customer_id": cust_ids(c["cust"]),
+        "created_at": _timestamps(c["ts"], epoch),
+        "title": _lookup(ALL_TITLES, c["title"]),
+        "department": _lookup(ALL_DEPARTMENTS, c["department"]),
+        "is_decision_maker": _lookup(("false", "true"), c["decision"].astype(np.int64)),
+        "is_employee": _lookup(("false", "true"), c["employee"].astype(np.int64)),
+        "email": pc.binary_join_element_wise(local, _lookup(gc.EMAIL_DOMAINS, c["domain"]), "@"),
+        "name": pc.binary_join_element_wise(first, last, " "),
+        "phone": pc.binary_join_element_wise(
+            "+1 555",
+            pc.utf8_lpad(_int_text(c["phone"] // 10_000), 3, "0"),
+            pc.utf8_lpad(_int_text(c["phone"] % 10_000), 4, "0"),
+            " ",
+        ),
+    }
+    return _spill_table("contacts", cols, c["ts"], contact_num, np.zeros(n), background[c["cust"]])
+
+
+def _truth(arch: np.ndarray, claims: np.ndarray, cust_num: np.ndarray) -> str:
     """Truth-file rows (CSV, no header) in customer_id order."""
     rows = [",".join([a.name, *truth_labels(a)]) for a in ARCHETYPES]
     order = np.argsort(cust_num, kind="stable")
     ids = _ids("C", cust_num[order], 8)
     rest = _lookup(tuple(rows), arch[order])
-    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(ids, rest, ","), "", "\n")
+    claimed = pa.array(claims[order].tolist(), pa.string())
+    lines = pc.binary_join_element_wise(ids, rest, claimed, ",")
+    lines = pc.binary_join_element_wise(lines, "", "\n")
     return "".join(lines.to_pylist()) if len(lines) else ""
+
+
+def _contacts_truth(contacts: Arrays, contact_num: np.ndarray, cust_num: np.ndarray) -> str:
+    """Contacts' truth rows (CSV, no header) in contact_id order: the role each was planted
+    with (generator.contacts)."""
+    if not contact_num.size:
+        return ""
+    order = np.argsort(contact_num, kind="stable")
+    roles = np.asarray(KIND_ROLE)[contacts["kind"][order]]
+    lines = pc.binary_join_element_wise(
+        _ids("K", contact_num[order], 8),
+        _ids("C", cust_num[contacts["cust"][order]], 8),
+        _lookup(ROLES, roles),
+        ",",
+    )
+    return "".join(pc.binary_join_element_wise(lines, "", "\n").to_pylist())

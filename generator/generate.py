@@ -10,7 +10,9 @@ identifiers are running numbers, rows are written in a total order, gzip headers
 Layout under ``paths.raw`` (the generator owns it and replaces it as a whole):
 ``orders/<day>.csv``, ``customers/<day>.csv``, ``products/<first day>.parquet``,
 ``tickets/<day>.jsonl``, ``surveys/<day>.csv.gz`` (``;``-delimited), ``customer_tags/<day>.csv``,
-``_truth/customers.csv`` and, with dirt, ``_truth/dirt.csv``.
+``contacts/<day>.csv`` (the people at business accounts), ``_truth/customers.csv``,
+``_truth/contacts.csv`` (each contact's planted buying-centre role) and, with dirt,
+``_truth/dirt.csv``.
 
 Scale: customers are simulated in blocks of ``BLOCK_CUSTOMERS`` and spilled to disk, so memory
 stays flat from hundreds of customers to tens of millions of order lines (see generate_write).
@@ -33,7 +35,13 @@ import pyarrow.parquet as pq
 from generator.archetypes import profile_table
 from generator.catalogue import Catalogue, build_catalogue, products_table
 from generator.dirt import base_rate
-from generator.formatting import TEXT_SOURCES, TRUTH_HEADER, Offsets, format_block
+from generator.formatting import (
+    CONTACTS_TRUTH_HEADER,
+    TEXT_SOURCES,
+    TRUTH_HEADER,
+    Offsets,
+    format_block,
+)
 from generator.simulate import simulate_block
 from generator.write import DayWriter, Spill, write_dirt_truth
 from orchestration.ingest.contract import SOURCES
@@ -165,8 +173,12 @@ def _simulate_all(
     archetypes: Counter[str] = Counter()
     rows: Counter[str] = Counter()
     eligible: Counter[str] = Counter()
-    with open(raw / "_truth" / "customers.csv", "w", encoding="utf-8", newline="") as truth:
+    with (
+        open(raw / "_truth" / "customers.csv", "w", encoding="utf-8", newline="") as truth,
+        open(raw / "_truth" / "contacts.csv", "w", encoding="utf-8", newline="") as people,
+    ):
         truth.write(",".join(TRUTH_HEADER) + "\n")
+        people.write(",".join(CONTACTS_TRUTH_HEADER) + "\n")
         for block, first in enumerate(range(0, customers, BLOCK_CUSTOMERS)):
             n = min(BLOCK_CUSTOMERS, customers - first)
             simulated = simulate_block(_rng(seed, 1, block), n, days, catalogue, table)
@@ -174,6 +186,7 @@ def _simulate_all(
                 simulated, offsets, epoch, catalogue, functools.partial(spill.add, block)
             )
             truth.write(formatted.truth)
+            people.write(formatted.contacts_truth)
             archetypes.update(formatted.archetypes)
             rows.update(formatted.counts)
             eligible.update(formatted.eligible)

@@ -7,7 +7,9 @@ customers is a few hundred numpy calls, whatever its number of order lines.
 Purchase *occasions* (customer, day) come from a schedule per archetype (regular gaps for the
 planted ones, a BG/NBD-like buy-till-you-die process for background customers); each occasion
 becomes orders, order lines, returns, tickets and survey answers drawn from the archetype's
-:class:`~generator.archetypes.Profile`.
+:class:`~generator.archetypes.Profile`. Business accounts get their contacts last
+(:mod:`generator.contacts`): who placed each order, who raised each ticket, what the users and
+windbags said.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from generator.archetypes import (
     ProfileTable,
 )
 from generator.codes import BACKGROUND_REFERRED, DAY, NONE, Arrays
+from generator.contacts import make_contacts
 from generator.occasions import assign_archetypes, growth_days, occasions
 from generator.orders import make_lines, make_orders, make_returns
 from generator.voice import concat, make_surveys, make_tags, make_tickets, planted_voices
@@ -40,12 +43,21 @@ class Block:
     tickets: Arrays
     surveys: Arrays
     tags: Arrays
+    contacts: Arrays  # the people at business accounts (generator.contacts)
+    order_contact: np.ndarray  # per local order: the contact who placed it, or NONE
+    claims: np.ndarray  # per local customer: the buying-centre action the truth claims, or ""
 
 
 def customer_attributes(rng: np.random.Generator, arch: np.ndarray) -> Arrays:
     """Static attributes: kind, region, names and contact details (drawn, formatted later)."""
     n = arch.size
-    plain = np.isin(arch, [CODE[a] for a in ("discount_hunter", "below_zero", "let_go")])
+    # Archetypes whose planted labels a business account's contacts could blur stay individual:
+    # the costly ones (bulk orders would make them profitable) and the planted voices (the
+    # users' survey answers would come after them).
+    plain = np.isin(
+        arch,
+        [CODE[a] for a in ("discount_hunter", "below_zero", "let_go", "angry", "enthusiast")],
+    )
     business = (rng.random(n) < gc.BUSINESS_SHARE) & ~plain & (arch != EMPLOYEE)
     return {
         "business": business,
@@ -131,12 +143,20 @@ def simulate_block(
         "acq_cost": cost,
     }
     tags = make_tags(rng, arch, attrs["business"], signup_ts, days, table)
+    tickets = concat([tickets, voice_tickets])
+    surveys = concat([surveys, voice_surveys])
+    contacts, their_tickets, their_answers, order_contact, claims = make_contacts(
+        rng, attrs["business"], orders, tickets, surveys, signup_ts, days
+    )
     return Block(
         arch=arch,
         customers=customers,
         lines=all_lines,
         order_ts=orders["ts"],
-        tickets=concat([tickets, voice_tickets]),
-        surveys=concat([surveys, voice_surveys]),
+        tickets=concat([tickets, their_tickets]),
+        surveys=concat([surveys, their_answers]),
         tags=tags,
+        contacts=contacts,
+        order_contact=order_contact,
+        claims=claims,
     )

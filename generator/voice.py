@@ -65,6 +65,7 @@ def _ticket_rows(
         "kind": kind,
         "severity": severity,
         "minutes": minutes,
+        "contact": np.full(cust.size, NONE, np.int64),  # who at a business account (contacts)
     }
 
 
@@ -102,6 +103,7 @@ def make_surveys(
         "nps": np.where(form == 2, NONE, nps),
         "csat": np.where(form == 1, NONE, _csat_from(rng, nps)),
         "comment": _comment(rng, nps, 0.25),
+        "contact": np.full(src.size, NONE, np.int64),
     }
 
 
@@ -158,6 +160,7 @@ def _answers(
         "nps": nps,
         "csat": csat_col,
         "comment": _comment(rng, nps, 0.5),
+        "contact": np.full(n, NONE, np.int64),
     }
 
 

@@ -82,6 +82,48 @@ def test_each_defect_is_quarantined_with_its_reason(con, raw, line, reason, colu
     assert con.execute("select order_id from raw.orders").fetchall() == [("o9",)]
 
 
+CONTACT_HEADER = "contact_id,customer_id,created_at,is_decision_maker,email"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "column"),
+    [
+        (",c1,2025-01-02 09:00:00,true,a@example.com", "missing_key", "contact_id"),
+        ("k1,,2025-01-02 09:00:00,true,a@example.com", "missing_key", "customer_id"),
+        ("k1,c1,2025-02-30 09:00:00,true,a@example.com", "unparseable_date", "created_at"),
+        ("k1,c1,2025-01-02 09:00:00,maybe,a@example.com", "invalid_value", "is_decision_maker"),
+        ("k1,c1,2025-01-03 09:00:00,true,a@example.com", "future_date", "created_at"),
+    ],
+)
+def test_a_contacts_defect_is_quarantined_like_any_source(con, raw, line, reason, column):
+    """contacts is a source of the contract like the others: its optional columns may be
+    missing from a file (title, department, is_employee, name, phone here; created_at empty)."""
+    write(raw / "contacts" / "2025-01-02.csv", f"{CONTACT_HEADER}\n{line}\nk9,c9,,FALSE,\n")
+    result = load(con, raw, "contacts")
+    assert quarantine(con) == [(2, reason, column)]
+    staged = con.execute(
+        "select contact_id, customer_id, is_decision_maker, title, _visible_from from raw.contacts"
+    ).fetchall()
+    assert [row[:4] for row in staged] == [("k9", "c9", False, None)]
+    assert str(staged[0][4]) == "2025-01-02"  # a daily drop's rows: visible on the drop date
+    assert (result.rows_read, result.rows_staged, result.rows_quarantined) == (2, 1, 1)
+
+
+def test_orders_tickets_and_surveys_may_name_a_contact(con, raw):
+    write(
+        raw / "orders" / "2025-01-02.csv",
+        f"{ORDER_HEADER},contact_id\no1,c1,2025-01-02,p1,1,3.50,1,k1\no2,c1,2025-01-02,p1,1,3,1,\n",
+    )
+    write(raw / "tickets" / "2025-01-02.csv", "ticket_id,customer_id,opened_at\nt1,c1,2025-01-02\n")
+    load(con, raw)
+    Loader(con, raw).load("tickets")
+    assert con.execute("select order_id, contact_id from raw.orders order by 1").fetchall() == [
+        ("o1", "k1"),
+        ("o2", None),
+    ]
+    assert con.execute("select contact_id from raw.tickets").fetchall() == [(None,)]
+
+
 def test_duplicates_exact_and_by_key(con, raw):
     lines = [
         "o1,c1,2025-01-02,p1,2,3.50,1",

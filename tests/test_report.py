@@ -187,6 +187,7 @@ def test_the_report_renders_in_headless_chromium_without_network(chromium, repor
         "headline",
         "segments",
         "loyalty",
+        "buying-centre",
         "whale",
         "cohorts",
         "migration",
@@ -261,6 +262,41 @@ def test_migration_charts_draw_the_moves_when_there_are_some(pipeline, tmp_path,
     assert "Loyal → Lapsed: 10" in dom
     assert f"label on {previous.isoformat()}" in dom
     assert "no earlier as-of date" not in dom
+
+
+def chart_svg(document: str, chart_id: str) -> str:
+    """The markup of one chart (charts hold no nested svg)."""
+    start = document.index(f'<svg id="{chart_id}"')
+    return document[start : document.index("</svg>", start)]
+
+
+def test_a_month_to_date_is_drawn_open_not_as_a_whole_month(pipeline, report_path, tmp_path):
+    """The session's D closes its month: every month is whole. A copy of the publication whose
+    last month is month to date (D on the 12th) draws that month open, named MTD."""
+    whole = report_path.read_text(encoding="utf-8")
+    assert 'class="partial"' not in whole and " MTD" not in whole
+    database = tmp_path / "clientele.duckdb"
+    shutil.copy(pipeline.published, database)
+    with duckdb.connect(str(database)) as con:
+        month, label = con.execute(
+            """update main.kpi_monthly
+               set is_partial_month = true, days_covered = 12,
+                   month_end = cast(month + interval 11 day as date),
+                   month_label = strftime(month, '%Y-%m') || ' MTD'
+               where month = (select max(month) from main.kpi_monthly)
+               returning month, month_label"""
+        ).fetchone()
+    assert label == f"{month:%Y-%m} MTD"
+    document = report.write_report(database, tmp_path / "report.html").read_text(encoding="utf-8")
+    money = chart_svg(document, "chart-monthly-money")
+    assert money.count('<circle class="partial"') == 3  # revenue, gross margin, contribution
+    assert money.count('class="partial"') == 3  # and not joined to the whole months' lines
+    assert label in money and f"{label} (incomplete)" in money
+    customers = chart_svg(document, "chart-monthly-customers")
+    assert customers.count('class="partial"') == 4  # active, new, lapsed, reborn
+    assert label in customers
+    assert f"{label} is month to date (days 1–12 of the month)" in document
+    assert f"in {label}" in document  # the churn card names the month to date
 
 
 def test_cli_report_regenerates_from_the_published_file_or_the_exports(pipeline, tmp_path):

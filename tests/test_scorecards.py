@@ -28,7 +28,21 @@ from orchestration.publish.report import rows as records  # dicts of Python valu
 from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import AS_OF
 
-LOYALTY_SCHEMES = ["lifecycle", "loyalty_type", "loyalty_ladder", "satisfaction", "ten_types"]
+LOYALTY_SCHEMES = [
+    "lifecycle",
+    "loyalty_type",
+    "loyalty_ladder",
+    "satisfaction",
+    "ten_types",
+    "buying_centre_action",
+]
+ROLE_COLUMNS = {
+    "wallet": "wallets",
+    "ally": "allies",
+    "internal": "internal_contacts",
+    "windbag": "windbags",
+    "unknown": "unknown_contacts",
+}
 PROFITABILITY_SCHEMES = ["value_tier", "rfm_segment", "ten_types"]
 MONEY = {
     "loyalty_scorecard": ["revenue_12m"],
@@ -150,6 +164,44 @@ def test_loyalty_metrics_follow_their_definitions(warehouse, facts):
         "select * from main.loyalty_scorecard where scheme = 'lifecycle' and label = 'prospect'",
     ).iloc[0]
     assert prospects["purchasers"] == 0 and pd.isna(prospects["repeat_rate"])
+
+
+def test_the_buying_centre_block_reconciles_with_contact_roles(warehouse):
+    """Per scheme of the loyalty scorecard, the contacts per role add up to contact_roles
+    (external accounts; the internal row to the internal ones), and per customer the
+    customer scorecard's counts are its contacts' roles."""
+    roles = frame(
+        warehouse,
+        """select r.customer_id, r.contact_role, f.is_employee is true as internal
+           from main.contact_roles r join main.customer_facts f using (customer_id)""",
+    )
+    assert len(roles) > 50 and set(roles["contact_role"]) == set(ROLE_COLUMNS)
+    scorecard = frame(warehouse, "select * from main.loyalty_scorecard")
+    block = scorecard[scorecard["scheme"] == "buying_centre_action"]
+    assert set(block["label"]) >= {"reach_wallet", "find_wallet", "none", "not_applicable"}
+    for internal, rows in scorecard.groupby(scorecard["label"] == "internal"):
+        theirs = roles[roles["internal"] == internal]
+        for scheme, part in rows.groupby("scheme"):
+            assert part["contacts"].sum() == len(theirs), (scheme, internal)
+            for role, column in ROLE_COLUMNS.items():
+                expected = (theirs["contact_role"] == role).sum()
+                assert part[column].sum() == expected, (scheme, role, internal)
+    customers = frame(
+        warehouse,
+        f"""select customer_id, contacts, {", ".join(ROLE_COLUMNS.values())}, has_wallet,
+                   buying_centre_action
+            from main.customer_scorecard""",
+    ).set_index("customer_id")
+    counted = roles.pivot_table(
+        index="customer_id", columns="contact_role", aggfunc="size", fill_value=0
+    ).rename(columns=ROLE_COLUMNS)
+    counted = counted.reindex(customers.index, fill_value=0)
+    for column in ROLE_COLUMNS.values():
+        assert (customers[column] == counted[column]).all(), column
+    assert (customers["contacts"] == counted.sum(axis=1)).all()
+    assert (customers["has_wallet"] == (counted["wallets"] > 0)).all()
+    alone = customers["contacts"] == 0
+    assert set(customers.loc[alone, "buying_centre_action"]) <= {"not_applicable", "unknown"}
 
 
 def test_whale_curve_properties(warehouse):

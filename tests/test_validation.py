@@ -67,7 +67,7 @@ def test_every_suite_file_loads_and_ge_accepts_every_expectation(suites):
     assert set(suites) >= BLOCKING | WARNINGS
     assert all(suites[n].blocking for n in BLOCKING)
     assert not any(suites[n].blocking for n in WARNINGS)
-    assert len(suites["raw_reconciliation"].assets) == 6
+    assert len(suites["raw_reconciliation"].assets) == 7  # one per contract source
 
 
 def test_the_readme_example_is_a_valid_suite(tmp_path):

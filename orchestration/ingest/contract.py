@@ -83,6 +83,7 @@ ORDERS = Source(
         _c("status", allowed=("completed", "cancelled", "returned")),
         _c("shipping_cost", DECIMAL),
         _c("shipping_charged", DECIMAL),
+        _c("contact_id"),  # who at a business account placed the order (contacts)
     ),
     key=("order_id", "line_number"),
     nullable_required=("customer_id",),
@@ -106,6 +107,28 @@ CUSTOMERS = Source(
         _c("phone"),
     ),
     key=("customer_id",),
+)
+
+CONTACTS = Source(
+    event_time="created_at",
+    name="contacts",
+    description=(
+        "One person at a customer account: who approves and pays, who uses, who only talks "
+        "(SPEC §5.11 buying-centre roles)."
+    ),
+    columns=(
+        _c("contact_id", required=True),
+        _c("customer_id", required=True),  # the account the person belongs to
+        _c("created_at", TIMESTAMP),  # when the contact was recorded (history: visible from)
+        _c("title"),
+        _c("department"),
+        _c("is_decision_maker", BOOLEAN),  # approves orders and budgets
+        _c("is_employee", BOOLEAN),  # one of our own people listed on the account
+        _c("email"),
+        _c("name"),
+        _c("phone"),
+    ),
+    key=("contact_id",),
 )
 
 PRODUCTS = Source(
@@ -132,6 +155,7 @@ TICKETS = Source(
         _c("kind", allowed=("complaint", "question", "return_request", "other")),
         _c("severity", allowed=("low", "normal", "high")),
         _c("handling_minutes", DECIMAL),
+        _c("contact_id"),  # who at a business account raised it (contacts)
     ),
     key=("ticket_id",),
 )
@@ -147,6 +171,7 @@ SURVEYS = Source(
         _c("nps_score", INTEGER, bounds=(0, 10)),
         _c("csat_score", INTEGER, bounds=(1, 5)),
         _c("comment"),
+        _c("contact_id"),  # who at a business account answered (contacts)
     ),
     key=("response_id",),
     one_of=("nps_score", "csat_score"),
@@ -167,7 +192,7 @@ CUSTOMER_TAGS = Source(
 
 # Ingestion order matters only for the referential check orders -> products.
 SOURCES: dict[str, Source] = {
-    s.name: s for s in (PRODUCTS, CUSTOMERS, ORDERS, TICKETS, SURVEYS, CUSTOMER_TAGS)
+    s.name: s for s in (PRODUCTS, CUSTOMERS, CONTACTS, ORDERS, TICKETS, SURVEYS, CUSTOMER_TAGS)
 }
 
 # Raw files below ``<source>/history/`` are history (an imported export): loaded by every run,

@@ -42,6 +42,7 @@ PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
     PublishedTable("customer_facts"),
     PublishedTable("customer_segments"),
     PublishedTable("customer_actions"),
+    PublishedTable("contact_roles"),  # per contact of an account: its buying-centre role
     PublishedTable("customer_clv", schema="model"),
     PublishedTable("offer_allocation", dating=UP_TO, empty_ddl=OFFER_DDL["offer_allocation"]),
     # what the report and BI need beside them: the model's backtest, the data-quality summary

@@ -15,9 +15,10 @@ from orchestration.settings import DBT_PROJECT_DIR
 
 SEED = DBT_PROJECT_DIR / "seeds" / "segment_labels.csv"
 # Label lists of the seed that are not schemes of customer_segments: the action of
-# customer_actions, the offer policies, and loyalty_driver (which qualifies spurious_loyalty
-# only, so it is not a partition of the customers).
-NOT_SCHEMES = ("action", "offer_policy", "loyalty_driver")
+# customer_actions, the offer policies, loyalty_driver (which qualifies spurious_loyalty only,
+# so it is not a partition of the customers) and contact_role (a label per contact of
+# contact_roles, not per customer).
+NOT_SCHEMES = ("action", "offer_policy", "loyalty_driver", "contact_role")
 
 
 def read_labels(seed: Path = SEED) -> dict[str, tuple[str, ...]]:
@@ -46,3 +47,8 @@ def segment_schemes() -> tuple[str, ...]:
 def offer_policies() -> tuple[str, ...]:
     """The limited-offer policies (SPEC §6)."""
     return labels()["offer_policy"]
+
+
+def contact_roles() -> tuple[str, ...]:
+    """The buying-centre roles of a business account's contacts (SPEC §5.11)."""
+    return labels()["contact_role"]

@@ -24,6 +24,7 @@ normalized as (
         channel,
         coalesce(shipping_cost, 0) as shipping_cost,
         coalesce(shipping_charged, 0) as shipping_charged,
+        contact_id,
         _file as source_file,
         _row_number as source_row,
         _drop_date as drop_date,

@@ -11,6 +11,7 @@ select
         case csat_score when 5 then 10 when 4 then 8 when 3 then 6 when 2 then 3 when 1 then 0 end
     ) as nps_equivalent,
     nps_score is null and csat_score is not null as nps_from_csat,
-    comment
+    comment,
+    contact_id
 from {{ source('raw', 'surveys') }}
 where _visible_from <= {{ as_of() }}

@@ -7,6 +7,7 @@ select
     closed_at,
     coalesce(kind, 'other') as kind,
     coalesce(severity, 'normal') as severity,
-    handling_minutes
+    handling_minutes,
+    contact_id
 from {{ source('raw', 'tickets') }}
 where _visible_from <= {{ as_of() }}

@@ -147,10 +147,14 @@ def line_chart(
     x_values: Sequence[float] | None = None,
     markers: Sequence[tuple[float, float, str]] = (),
     x_step: int | None = None,
+    open_last: bool = False,
 ) -> str:
     """Lines over a shared x axis; None values break a line. ``x_values`` (0..1) place the
     points (default: evenly); ``reference`` draws a dashed horizontal line; ``markers`` are
-    labelled points (x in 0..1, y); ``x_step`` labels every n-th point (default: about 12)."""
+    labelled points (x in 0..1, y); ``x_step`` labels every n-th point (default: about 12).
+    ``open_last`` marks the last point as incomplete (a month to date): it is not joined to the
+    line (a drop to a few days' worth would read as a collapse) but drawn as an open circle,
+    its label always shown."""
     present = [v for values in series.values() for v in values if v is not None]
     if not present or not x_labels:
         return empty_chart(chart_id, title, "no data", width)
@@ -171,19 +175,24 @@ def line_chart(
     parts = y_grid(ticks, py, left, width - right, y_format)
     step = x_step or max(1, math.ceil(n / 12))
     shown = list(range(0, n, step))
-    if (n - 1) - shown[-1] >= step / 2:
+    if open_last:  # the incomplete point is always named, its neighbour not crowding it
+        shown = [i for i in shown if i < n - 1 - (step > 1)] + [n - 1]
+    elif (n - 1) - shown[-1] >= step / 2:
         shown.append(n - 1)
     for i in shown:
-        parts.append(text(px(xs[i]), height - bottom + 16, x_labels[i], 10, "middle", fill=MUTED))
+        anchor = "end" if open_last and i == n - 1 else "middle"
+        x = px(xs[i]) + (6 if anchor == "end" else 0)
+        parts.append(text(x, height - bottom + 16, x_labels[i], 10, anchor, fill=MUTED))
     if reference is not None:
         parts.append(
             f'<line x1="{left}" y1="{py(reference):.1f}" x2="{width - right}" '
             f'y2="{py(reference):.1f}" stroke="{INK}" stroke-dasharray="4 3"/>'
         )
+    solid = n - 1 if open_last and n > 1 else n  # points joined by the line
     for index, (name, values) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
         segments, current = [], []
-        for x, value in zip(xs, values, strict=True):
+        for x, value in zip(xs[:solid], values[:solid], strict=True):
             if value is None:
                 if current:
                     segments.append(current)
@@ -196,6 +205,13 @@ def line_chart(
             parts.append(
                 f'<polyline fill="none" stroke="{color}" stroke-width="2" '
                 f'points="{" ".join(points)}"><title>{esc(name)}</title></polyline>'
+            )
+        if solid < n and values[-1] is not None:
+            x, y = px(xs[-1]), py(values[-1])
+            parts.append(
+                f'<circle class="partial" cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#ffffff" '
+                f'stroke="{color}" stroke-width="2"><title>{esc(name)}, {esc(x_labels[-1])} '
+                f"(incomplete): {esc(y_format(values[-1]))}</title></circle>"
             )
         parts.append(
             f'<rect x="{left + 8 + index * 170}" y="6" width="12" height="12" fill="{color}"/>'
@@ -224,8 +240,11 @@ def bar_chart(
     width: int = 1040,
     height: int = 240,
     y_format: Callable[[float], str] = lambda v: f"{v:,.0f}",
+    open_last: bool = False,
 ) -> str:
-    """Vertical bars, one group per category and one bar per series."""
+    """Vertical bars, one group per category and one bar per series. ``open_last`` marks the
+    last group as incomplete (a month to date): pale bars with a dashed outline, its label
+    always shown."""
     present = [v for values in series.values() for v in values if v is not None]
     if not present:
         return empty_chart(chart_id, title, "no data", width)
@@ -241,19 +260,31 @@ def bar_chart(
     group_w = plot_w / max(len(categories), 1)
     bar_w = group_w * 0.8 / max(len(series), 1)
     step = max(1, math.ceil(len(categories) / 12))
+    last = len(categories) - 1
+    labelled = set(range(0, len(categories), step))
+    if open_last:  # the incomplete group is always named, its neighbour not crowding it
+        labelled = (labelled - {last - 1} if step > 1 else labelled) | {last}
     for c, category in enumerate(categories):
         x0 = left + c * group_w + group_w * 0.1
+        partial = open_last and c == last
         for s, (name, values) in enumerate(series.items()):
             value = values[c]
             if value is None:
                 continue
             y, zero = py(value), py(0)
+            color = PALETTE[s % len(PALETTE)]
+            style = (
+                f' class="partial" fill-opacity="0.3" stroke="{color}" stroke-dasharray="3 2"'
+                if partial
+                else ""
+            )
+            note = " (incomplete)" if partial else ""
             parts.append(
                 f'<rect x="{x0 + s * bar_w:.1f}" y="{min(y, zero):.1f}" width="{bar_w:.1f}" '
-                f'height="{max(abs(zero - y), 0.5):.1f}" fill="{PALETTE[s % len(PALETTE)]}">'
-                f"<title>{esc(category)} {esc(name)}: {esc(y_format(value))}</title></rect>"
+                f'height="{max(abs(zero - y), 0.5):.1f}" fill="{color}"{style}>'
+                f"<title>{esc(category)}{note} {esc(name)}: {esc(y_format(value))}</title></rect>"
             )
-        if c % step == 0:
+        if c in labelled:
             parts.append(
                 text(x0 + group_w * 0.4, height - bottom + 16, category, 10, "middle", fill=MUTED)
             )

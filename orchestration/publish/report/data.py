@@ -29,6 +29,7 @@ def _charted_schemes() -> tuple[tuple[str, str], ...]:
 
 SEGMENT_SCHEMES = _charted_schemes()
 MIGRATION_SCHEMES = tuple(product_vars()["migration_schemes"])
+ACTIVE_DAYS = product_vars()["buying_centre_active_days"]  # quoted by the buying-centre section
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict]:
@@ -38,9 +39,31 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the publication holds ``name`` (exports of earlier versions may not)."""
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchone()
+    return bool(found[0])
+
+
 def load(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Every number the report shows, from the tables of one publication."""
     publication = rows(con, "select * from publication order by table_name")
+    contact_roles = (
+        rows(
+            con,
+            """select labels.label, labels.display_name, count(roles.contact_id) as contacts,
+                      count(roles.contact_id) filter (where roles.is_active) as active
+               from segment_labels as labels
+               left join contact_roles as roles on roles.contact_role = labels.label
+               where labels.scheme = 'contact_role'
+               group by all
+               order by min(labels.sort_order)""",
+        )
+        if has_table(con, "contact_roles")
+        else []
+    )
     return {
         "publication": publication,
         "loyalty": rows(con, "select * from loyalty_scorecard order by scheme, sort_order"),
@@ -59,4 +82,6 @@ def load(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "backtest": rows(con, "select * from clv_backtest order by decile"),
         "backtest_summary": rows(con, "select * from clv_backtest_summary"),
         "quality": rows(con, "select * from data_quality order by source, reason"),
+        "contact_roles": contact_roles,
+        "active_days": ACTIVE_DAYS,
     }

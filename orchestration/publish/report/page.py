@@ -6,9 +6,10 @@ network) and can be mailed or archived as is. It is built from a publication —
 DuckDB file, or the Parquet exports of an earlier as-of date — never from the working
 warehouse, so it shows exactly what BI tools see.
 
-Sections: headline KPIs, segment sizes, loyalty matrix, whale curve, cohort retention,
-segment migration, CLV backtest, data quality. Every chart is an ``<svg class="chart">`` with a
-stable ``id`` (see :data:`CHART_IDS`), drawn with a "no data" note when its table is empty.
+Sections: headline KPIs, segment sizes, loyalty matrix, buying centre, whale curve, cohort
+retention, segment migration, CLV backtest, data quality. Every chart is an
+``<svg class="chart">`` with a stable ``id`` (see :data:`CHART_IDS`), drawn with a "no data"
+note when its table is empty.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from orchestration.publish.report.charts import FONT, GRID, INK, MUTED, esc
 from orchestration.publish.report.data import MIGRATION_SCHEMES, SEGMENT_SCHEMES, load
 from orchestration.publish.report.sections import (
     backtest_section,
+    buying_centre_section,
     cohort_section,
     headline_section,
     loyalty_section,
@@ -39,6 +41,7 @@ CHART_IDS = (
     "chart-monthly-customers",
     *(f"chart-segments-{scheme}" for scheme, _ in SEGMENT_SCHEMES),
     "chart-loyalty-matrix",
+    "chart-contact-roles",
     "chart-whale-curve",
     "chart-cohort-retention",
     *(f"chart-migration-{scheme}" for scheme in MIGRATION_SCHEMES),
@@ -89,6 +92,7 @@ def render(data: dict) -> str:
         headline_section(data),
         segments_section(data),
         loyalty_section(data),
+        buying_centre_section(data),
         whale_section(data),
         cohort_section(data),
         migration_section(data),

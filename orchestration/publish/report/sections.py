@@ -1,5 +1,6 @@
 """The report's sections, each from the loaded publication: headline KPIs, segment sizes,
-loyalty matrix, whale curve, cohort retention, segment migration, CLV backtest, data quality."""
+loyalty matrix, buying centre, whale curve, cohort retention, segment migration, CLV backtest,
+data quality."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ from orchestration.publish.report.charts import (
 )
 from orchestration.publish.report.data import MIGRATION_SCHEMES, SEGMENT_SCHEMES
 
+# The loyalty scorecard's contacts per buying-centre role, in the order the section shows them.
+ROLE_COLUMNS = (
+    "contacts",
+    "wallets",
+    "allies",
+    "internal_contacts",
+    "windbags",
+    "unknown_contacts",
+)
+
 
 def card(label: str, value: str, sub: str = "") -> str:
     return (
@@ -40,6 +51,16 @@ def table(headers: Sequence[str], body: Iterable[Sequence[Any]], raw: bool = Fal
         for line in body
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
+
+
+def month_label(row: dict) -> str:
+    """A kpi_monthly month as YYYY-MM, with MTD when it is month to date (exports of earlier
+    publications have no month_label column)."""
+    if not row:
+        return "–"
+    if row.get("month_label"):
+        return row["month_label"]
+    return str(row["month"])[:7] + (" MTD" if row.get("is_partial_month") else "")
 
 
 def total_row(scorecard: list[dict], label: str = "all") -> dict:
@@ -67,7 +88,7 @@ def headline_section(data: dict) -> str:
         card(
             "Monthly churn",
             pct(latest.get("churn_rate")),
-            f"retention {pct(latest.get('retention_rate'))} in {str(latest.get('month', '–'))[:7]}",
+            f"retention {pct(latest.get('retention_rate'))} in {month_label(latest)}",
         ),
         card("Repeat rate", pct(loyalty.get("repeat_rate")), "purchasers with 2+ occasions"),
         card("NPS", num(loyalty.get("nps")), f"{num(loyalty.get('nps_respondents'))} respondents"),
@@ -81,7 +102,8 @@ def headline_section(data: dict) -> str:
         ),
     ]
     kpi = data["kpi"][-24:]
-    months = [str(r["month"])[:7] for r in kpi]
+    months = [month_label(r) for r in kpi]
+    partial = bool(kpi and kpi[-1].get("is_partial_month"))
     money_chart = line_chart(
         "chart-monthly-money",
         "Monthly revenue, gross margin and contribution (last 24 months)",
@@ -91,6 +113,7 @@ def headline_section(data: dict) -> str:
             "gross margin": [float(r["gross_margin"]) for r in kpi],
             "contribution": [float(r["contribution"]) for r in kpi],
         },
+        open_last=partial,
     )
     customer_chart = bar_chart(
         "chart-monthly-customers",
@@ -102,17 +125,24 @@ def headline_section(data: dict) -> str:
             "lapsed": [r["lapsed_customers"] for r in kpi],
             "reborn": [r["reborn_customers"] for r in kpi],
         },
+        open_last=partial,
+    )
+    to_date = (
+        f" {months[-1]} is month to date (days 1–{kpi[-1]['month_end'].day} of the month): "
+        "drawn open, not as a whole month."
+        if partial
+        else ""
     )
     return (
         '<section id="headline"><h2>Headline KPIs</h2>'
         f'<div class="cards">{"".join(cards)}</div>'
         '<p class="note">External customers only (internal customers are reported apart). '
         "12m = the 365 days ending on the as-of date.</p>"
-        + figure(money_chart, "Money per calendar month (kpi_monthly).")
+        + figure(money_chart, "Money per calendar month (kpi_monthly)." + to_date)
         + figure(
             customer_chart,
             "Active: an occasion in the 12m ending at the month end; "
-            "lapsed at the month end; reborn: came back in the month.",
+            "lapsed at the month end; reborn: came back in the month." + to_date,
         )
         + "</section>"
     )
@@ -156,6 +186,64 @@ def loyalty_section(data: dict) -> str:
             'buying. Spurious loyalty is the "fake" loyalty: buying without liking.',
         )
         + "</section>"
+    )
+
+
+def buying_centre_section(data: dict) -> str:
+    """SPEC §5.11: who is who at the business accounts, and the accounts' actions."""
+    roles = data.get("contact_roles", [])
+    items = [
+        (
+            r["display_name"] or r["label"],
+            float(r["contacts"]),
+            f"{r['contacts']:,} · {r['active']:,} active",
+        )
+        for r in roles
+    ]
+    title = "Contacts of the accounts by buying-centre role"
+    chart = (
+        hbar_chart("chart-contact-roles", title, items, width=720, label_w=110)
+        if any(r["contacts"] for r in roles)
+        else empty_chart("chart-contact-roles", title, "no contacts")
+    )
+    block = [r for r in data["loyalty"] if r["scheme"] == "buying_centre_action"]
+    headers = [
+        "buying-centre action",
+        "accounts",
+        "share",
+        "contacts",
+        "wallets",
+        "allies",
+        "internal",
+        "windbags",
+        "unknown",
+        "revenue share",
+        "mean CLV 12m",
+    ]
+    body = [
+        [
+            r["display_name"] or r["label"],
+            num(r["customers"]),
+            pct(r["share"]),
+            *(num(r.get(c)) for c in ROLE_COLUMNS),
+            pct(r["revenue_share"]),
+            money(r["mean_clv_12m"], 2),
+        ]
+        for r in block
+    ]
+    return (
+        '<section id="buying-centre"><h2>Buying centre</h2>'
+        + figure(
+            chart,
+            "Contacts of the accounts (contact_roles), by role: the wallet places or approves "
+            "the orders, allies use and speak well, windbags talk much and decide nothing, "
+            "internal contacts are our own people; active: an order, ticket or answer in the "
+            f"last {data['active_days']} days.",
+        )
+        + table(headers, body)
+        + '<p class="note">External accounts (loyalty_scorecard, scheme buying_centre_action); '
+        "the contact columns add up to contact_roles. Reach the wallet: every wallet silent "
+        "while allies stay active, the account is at risk.</p></section>"
     )
 
 

@@ -1,6 +1,7 @@
 -- One row per customer known on D with every number a segment rule reads (SPEC §5): the
 -- customer facts, the CLV model's p_alive and clv_12m (NULL without a model row), the latest
--- voice, the latest comeback, the RFM scores, the peer benchmarks and the personality types.
+-- voice, the latest comeback, the RFM scores, the peer benchmarks, the personality types and
+-- the account's buying centre (contacts per role).
 -- customer_segments applies the rules to this table only, so its unit tests mock one input.
 with facts as (
     select * from {{ ref('int_customer_facts') }}
@@ -28,6 +29,10 @@ peers as (
 
 personality as (
     select * from {{ ref('int_customer_personality') }}
+),
+
+buying_centre as (
+    select * from {{ ref('int_account_buying_centre') }}
 ),
 
 personality_tags as (
@@ -90,7 +95,16 @@ final as (
         peers.lookalike_customers,
         peers.lookalike_clv_12m,
         personality_tags.personality_tags,
-        personality_tags.personality_reason
+        personality_tags.personality_reason,
+        buying_centre.contacts,
+        buying_centre.wallets,
+        buying_centre.allies,
+        buying_centre.internal_contacts,
+        buying_centre.windbags,
+        buying_centre.unknown_contacts,
+        buying_centre.active_wallets,
+        buying_centre.active_allies,
+        buying_centre.last_wallet_date
     from facts
     left join clv using (customer_id)
     left join voice using (customer_id)
@@ -98,6 +112,7 @@ final as (
     left join rfm using (customer_id)
     left join peers using (customer_id)
     left join personality_tags using (customer_id)
+    left join buying_centre using (customer_id)
 )
 
 select * from final

@@ -94,6 +94,16 @@ final as (
         reasons.ten_types_reason,
         customers.personality_tags,
         reasons.personality_reason,
+        -- the account's buying centre (SPEC §5.11): contacts per role and the action
+        customers.contacts,
+        customers.wallets,
+        customers.allies,
+        customers.internal_contacts,
+        customers.windbags,
+        customers.unknown_contacts,
+        customers.has_wallet,
+        customers.buying_centre_action,
+        reasons.buying_centre_action_reason,
         -- treatment
         customers.action,
         actions.action_reason,

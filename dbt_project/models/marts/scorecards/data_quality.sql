@@ -3,8 +3,9 @@
 -- = staged + quarantined). reason 'all' is the source's total; reasons are only counts here,
 -- the raw records stay in the working warehouse.
 -- depends_on: {{ source('raw', 'orders') }}, {{ source('raw', 'customers') }},
--- {{ source('raw', 'products') }}, {{ source('raw', 'tickets') }},
--- {{ source('raw', 'surveys') }}, {{ source('raw', 'customer_tags') }}
+-- {{ source('raw', 'contacts') }}, {{ source('raw', 'products') }},
+-- {{ source('raw', 'tickets') }}, {{ source('raw', 'surveys') }},
+-- {{ source('raw', 'customer_tags') }}
 
 -- Drops dated up to D, and history files (imported exports: loaded whatever the as-of date).
 with reconciliation as (

@@ -10,8 +10,14 @@
 --   nps / csat: from the month's survey answers (CSAT-only answers mapped onto the NPS scale as
 --     everywhere else); money: the month's orders, cost to serve as in customer_facts, so the
 --     months add up to the external customers' lifetime figures in customer_facts.
+-- D's month is month-to-date unless D is its last day: is_partial_month, days_covered (days 1
+-- to D) and month_label ('2026-12 MTD') say so, so nobody reads its counts and money as a
+-- whole month's.
 with months as (
-    select * from {{ ref('int_kpi_months') }}
+    select
+        *,
+        month_end < cast(last_day(month) as date) as is_partial_month
+    from {{ ref('int_kpi_months') }}
 ),
 
 activity as (
@@ -49,7 +55,10 @@ final as (
         {{ as_of() }} as as_of_date,
         months.month,
         months.month_end,
-        months.month_end < cast(last_day(months.month) as date) as is_partial_month,
+        months.is_partial_month,
+        cast(day(months.month_end) as integer) as days_covered,
+        strftime(months.month, '%Y-%m') || case when months.is_partial_month then ' MTD' else '' end
+            as month_label,
         coalesce(activity.active_customers, 0) as active_customers,
         coalesce(activity.new_customers, 0) as new_customers,
         activity.repeat_customers / nullif(activity.active_customers, 0)

@@ -5,7 +5,12 @@
 -- scheme's shares sum to 1; the internal row has none.
 -- Retention: of the customers with an occasion in the 12m before the last 12m, the share
 -- with an occasion in the last 12m. Repeat rate: of the purchasers, the share with 2+ occasions.
+-- The buying-centre block: scheme buying_centre_action (SPEC §5.11), and on every row the
+-- contacts of the label's accounts per role, which add up per scheme to contact_roles (NULL
+-- everywhere when the contacts source is absent).
 {%- set schemes = var('loyalty_scorecard_schemes') %}
+{%- set contact_columns = ['contacts', 'wallets', 'allies', 'internal_contacts', 'windbags',
+                           'unknown_contacts'] %}
 
 with customer_labels as (
     {{ scorecard_customer_labels(ref('int_scorecard_customers'), schemes) }}
@@ -29,7 +34,10 @@ aggregated as (
         avg(p_alive) as mean_p_alive,
         avg(clv_12m) as mean_clv_12m,
         sum(revenue_12m) as revenue_12m,
-        cast(sum(referrals_12m) as bigint) as referrals_12m
+        cast(sum(referrals_12m) as bigint) as referrals_12m,
+        {%- for column in contact_columns %}
+        cast(sum({{ column }}) as bigint) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from customer_labels
     group by scheme, label
 ),
@@ -39,7 +47,10 @@ label_grid as (
 ),
 
 external_totals as (
-    select customers as external_customers, revenue_12m as external_revenue_12m
+    select
+        customers as external_customers,
+        revenue_12m as external_revenue_12m,
+        contacts is not null as knows_contacts  -- NULL only without a contacts source
     from aggregated
     where scheme = 'total' and label = 'all'
 ),
@@ -62,7 +73,11 @@ final as (
                 then cast(coalesce(aggregated.revenue_12m, 0) as double)
                     / nullif(cast(external_revenue_12m as double), 0)
         end as revenue_share,
-        aggregated.referrals_12m
+        aggregated.referrals_12m,
+        {%- for column in contact_columns %}
+        case when knows_contacts then coalesce(aggregated.{{ column }}, 0) end
+            as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from label_grid
     left join aggregated using (scheme, label)
     left join external_totals on true
