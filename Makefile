@@ -30,7 +30,7 @@ demo: $(STAMP)
 	@$(BIN)/python -c "import duckdb; c = duckdb.connect('$(CLIENTELE_HOME)/published/clientele.duckdb', read_only=True); print(c.sql('select scheme, label, customers, share, revenue_12m from main.loyalty_scorecard order by scheme, sort_order limit 12'))"
 
 test: $(STAMP)
-	$(BIN)/ruff check orchestration tests bench
+	$(BIN)/ruff check orchestration generator tests bench
 	$(BIN)/python -m pytest
 
 # Crash safety (issue 17 e): kill -9 at seeded points of every step (CLIENTELE_FAULT_SEED),
@@ -40,8 +40,8 @@ test-faults: $(STAMP)
 	$(BIN)/python -m pytest tests/faults
 
 lint: $(STAMP)
-	$(BIN)/ruff check orchestration tests bench
-	$(BIN)/ruff format --check orchestration tests bench
+	$(BIN)/ruff check orchestration generator tests bench
+	$(BIN)/ruff format --check orchestration generator tests bench
 
 dev: $(STAMP)
 	$(BIN)/clientele serve

@@ -13,7 +13,7 @@ from orchestration.ingest.contract import SOURCES, Source
 from orchestration.ingest.imports import active_mapping
 from orchestration.ingest.loader import Loader, SourceLoad
 from orchestration.ingest.quarantine import describe, reason_counts
-from orchestration.warehouse import q, scalar
+from orchestration.warehouse import q
 
 
 def load_metadata(result: SourceLoad) -> dict[str, dg.MetadataValue]:
