@@ -39,39 +39,30 @@ PARTS: tuple[Part, ...] = (
     Part("ingest", ("raw__orders",), 1),  # the biggest source: the longest write
     Part(
         "ingest",
-        ("raw__customer_tags", "raw__customers", "raw__products", "raw__surveys", "raw__tickets"),
+        (
+            "raw__contacts",
+            "raw__customer_tags",
+            "raw__customers",
+            "raw__products",
+            "raw__surveys",
+            "raw__tickets",
+        ),
         2,
     ),
     Part(
         "ingest checks",
-        (
-            "raw__customer_tags_gx_quarantine_rate",
-            "raw__orders_gx_raw_reconciliation",
-            "raw__orders_rows_reconcile",
-            "raw__tickets_imported_rows_used",
-        ),
+        ("gx_ingest_upstream", "gx_ingest", "raw__orders_imported_rows_used"),
         2,
     ),
     Part("dbt facts", ("dbt_facts",), 3),
     Part("CLV", ("model__customer_clv",), 2),
-    Part("backtest", ("model__clv_backtest",), 2),
-    Part(
-        "GE checks",
-        (
-            "main__customer_facts_gx_customer_facts",
-            "model__customer_clv_gx_customer_clv",
-            "model__clv_backtest_gx_clv_backtest",
-            "main__customer_segments_gx_customer_segments",
-            "main__kpi_monthly_gx_kpi_monthly",
-            "main__whale_curve_gx_whale_curve",
-        ),
-        3,
-    ),
+    Part("backtest", ("model__clv_backtest",), 1),
+    Part("GE checks", ("gx_facts", "gx_model_upstream", "gx_model", "gx_marts"), 3),
     Part("dbt segments and marts", ("dbt_segments_and_marts",), 3),
     # The publication step builds the new file (about half of its time), writes the exports,
     # renders the report (each under a tenth: ~70 ms here), swaps, then reads the new file for
-    # the run's metadata; four slices of its time, and a kill at the start of each short phase.
-    Part("publication", ("publication",), 4),
+    # the run's metadata; two slices of its time, and a kill at the start of each short phase.
+    Part("publication", ("publication",), 2),
     Part("publication", ("publication",), marks=("exports", "report")),
 )
 

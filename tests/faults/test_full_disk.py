@@ -11,12 +11,14 @@ import errno
 
 import pytest
 
-from orchestration import publish, report, settings
+from orchestration import definitions, publish, settings
 from orchestration.operations import nights
+from orchestration.publish import publication
 from tests.faults import harness
 from tests.faults.conftest import PREVIOUS, D
 
-WRITERS = {"exports": (publish, "export_tables"), "report": (report, "write_report")}
+# patched where the publication step looks them up
+WRITERS = {"exports": (publication, "export_tables"), "report": (publication, "write_report")}
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
@@ -35,7 +37,7 @@ def test_full_disk_during_publication_keeps_the_previous_one(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(*WRITERS[writer], full_disk)
-    result = nights.run_night(paths, D)
+    result = nights.run_night(paths, D, job=definitions.nightly_job())
 
     assert temp_files_at_fault, "the fault struck before the new file was built"
     assert not result.success

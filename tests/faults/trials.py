@@ -17,6 +17,8 @@ import dagster as dg
 import duckdb
 
 from orchestration import publish, settings
+from orchestration.publish.exports import EXPORT_FORMATS
+from orchestration.publish.report import REPORT_NAME
 from tests.faults import harness
 from tests.faults.kill_points import KillPoint
 
@@ -39,7 +41,7 @@ def marked(home: Path, as_of: dt.date, mark: str) -> bool:
     if mark == "exports":
         return export_dir.is_dir() and any(export_dir.iterdir())
     if mark == "report":
-        return (export_dir / f"{publish.PUBLICATION_TABLE}.{publish.EXPORT_FORMATS[-1]}").exists()
+        return (export_dir / f"{publish.PUBLICATION_TABLE}.{EXPORT_FORMATS[-1]}").exists()
     raise ValueError(f"unknown mark {mark!r}")
 
 
@@ -48,13 +50,13 @@ def publication_phase(home: Path, as_of: dt.date) -> str:
     paths = settings.Paths(home)
     export_dir = paths.export_dir(as_of.isoformat())
     exports = [p for p in export_dir.glob("*") if not p.name.startswith(".")]
-    expected = len(publish.EXPORT_FORMATS) * (len(publish.PUBLISHED_TABLES) + 2)
+    expected = len(EXPORT_FORMATS) * (len(publish.PUBLISHED_TABLES) + 2)
     try:
         if publish.read_publication(paths.published)["as_of_date"] == as_of:
             return "swapped"
     except (duckdb.Error, publish.PublishError):
         return "published file unreadable"
-    if (export_dir / publish.REPORT_NAME).exists():
+    if (export_dir / REPORT_NAME).exists():
         return "swap"
     if len(exports) >= expected:
         return "report"
