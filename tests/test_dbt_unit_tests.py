@@ -62,7 +62,7 @@ def test_the_nightly_build_leaves_unit_and_grain_tests_out(pipeline):
     generated = pipeline.raw.stat().st_mtime  # before the run; older folders are other runs'
     folders = [
         path
-        for path in (DBT_PROJECT_DIR / "target").glob("dbt_*-*/run_results.json")
+        for path in (DBT_PROJECT_DIR / "target").glob("latest_dbt_*/run_results.json")
         if path.stat().st_mtime > generated
     ]
     assert len(folders) >= 2, "no dbt run results from the session's pipeline"

@@ -12,6 +12,7 @@ import pytest
 
 from orchestration.dbt import ensure_manifest
 from orchestration.definitions import defs
+from orchestration.ingest.contract import SOURCES
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_python_checks_are_only_what_python_alone_knows(definitions, manifest):
         if not key.name.startswith("gx_") and key.name not in dbt_tests
     }
     assert {name for _, name in python} == {"imported_rows_used"}
-    assert len(python) == 6  # one per source
+    assert len(python) == len(SOURCES)  # one per source
 
 
 def test_dbt_resource_skips_what_clientele_does_not_use():

@@ -618,6 +618,17 @@ def test_mapping_check_fails_on_an_invalid_mapping_or_a_run_that_would_fail(tmp_
     assert "invalid_value: 4 rows" in out and out.rstrip().endswith("a run would FAIL")
 
 
+def test_mapping_suggest_knows_every_source_of_the_contract():
+    """A source added to the contract needs its header synonyms, or suggest fails on any file."""
+    from orchestration.ingest.contract import SOURCES
+    from orchestration.ingest.suggest import SYNONYMS
+
+    assert set(SYNONYMS) == set(SOURCES)
+    for name, synonyms in SYNONYMS.items():
+        assert set(synonyms) <= set(SOURCES[name].column_names), name
+        assert set(SOURCES[name].required_columns) <= set(synonyms), name
+
+
 def test_mapping_suggest_proposes_a_mapping_that_loads_after_the_user_checks_it(tmp_path, capsys):
     export = tmp_path / "ventes.csv"
     export.write_text(

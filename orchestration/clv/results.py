@@ -5,23 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
-@dataclass(frozen=True)
-class BgNbdResult:
-    """A fitted (or fallback) BG/NBD model.
+@dataclass(frozen=True, kw_only=True)
+class FitResult:
+    """What every fitted (or fallback) model reports besides its parameters."""
 
-    ``log_likelihood`` is the total over customers of the paper's individual likelihood, on the
-    data as given (not a mean, not rescaled). ``method`` is ``"mle"`` for an interior maximum,
-    ``"mle: not converged"`` when the best iterate was kept, ``"map: weak dropout prior"`` for a
-    fit with ``dropout_prior`` (``clv.dropout``), or ``"fallback: ..."``.
-    """
+    PREFIX: ClassVar[str]  # of its Dagster metadata keys
 
-    r: float
-    alpha: float
-    a: float
-    b: float
     log_likelihood: float
     converged: bool
     iterations: int
@@ -32,44 +24,66 @@ class BgNbdResult:
 
     @property
     def params(self) -> dict[str, float]:
-        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+        raise NotImplementedError
 
     @property
     def is_fallback(self) -> bool:
         return self.method.startswith("fallback")
 
+    def derived(self) -> dict[str, Any]:
+        """Figures computed from the parameters, reported beside them."""
+        return {}
+
     def as_metadata(self) -> dict[str, Any]:
         """Flat, JSON-friendly dict (for Dagster metadata)."""
-        meta: dict[str, Any] = {f"bgnbd_{k}": v for k, v in self.params.items()}
-        meta.update(
-            bgnbd_log_likelihood=self.log_likelihood,
-            bgnbd_converged=self.converged,
-            bgnbd_iterations=self.iterations,
-            bgnbd_n_customers=self.n_customers,
-            bgnbd_method=self.method,
-            bgnbd_note=self.note,
-        )
-        return meta
+        figures = {
+            **self.params,
+            **self.derived(),
+            "log_likelihood": self.log_likelihood,
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "n_customers": self.n_customers,
+            "method": self.method,
+            "note": self.note,
+        }
+        return {f"{self.PREFIX}_{k}": v for k, v in figures.items()}
 
 
-@dataclass(frozen=True)
-class GammaGammaResult:
+@dataclass(frozen=True, kw_only=True)
+class BgNbdResult(FitResult):
+    """A fitted (or fallback) BG/NBD model.
+
+    ``log_likelihood`` is the total over customers of the paper's individual likelihood, on the
+    data as given (not a mean, not rescaled). ``method`` is ``"mle"`` for an interior maximum,
+    ``"mle: not converged"`` when the best iterate was kept, ``"map: weak dropout prior"`` for a
+    fit with ``dropout_prior`` (``clv.dropout``), or ``"fallback: ..."``.
+    """
+
+    PREFIX: ClassVar[str] = "bgnbd"
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GammaGammaResult(FitResult):
     """A fitted (or fallback) Gamma-Gamma spend model.
 
     ``log_likelihood`` is the total over the fit customers (x > 0 and mean value > 0) of the
     density of their observed mean value, as in Fader & Hardie's note; ``n_customers`` counts them.
     """
 
+    PREFIX: ClassVar[str] = "gg"
+
     p: float
     q: float
     gamma: float
-    log_likelihood: float
-    converged: bool
-    iterations: int
-    n_customers: int
-    method: str = "mle"
-    note: str = ""
-    std_errors: Mapping[str, float] | None = None
 
     @property
     def params(self) -> dict[str, float]:
@@ -80,22 +94,8 @@ class GammaGammaResult:
         """Expected value per occasion of a customer we know nothing about: p*gamma/(q-1)."""
         return self.p * self.gamma / (self.q - 1.0)
 
-    @property
-    def is_fallback(self) -> bool:
-        return self.method.startswith("fallback")
-
-    def as_metadata(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {f"gg_{k}": v for k, v in self.params.items()}
-        meta.update(
-            gg_population_mean=self.population_mean,
-            gg_log_likelihood=self.log_likelihood,
-            gg_converged=self.converged,
-            gg_iterations=self.iterations,
-            gg_n_customers=self.n_customers,
-            gg_method=self.method,
-            gg_note=self.note,
-        )
-        return meta
+    def derived(self) -> dict[str, Any]:
+        return {"population_mean": self.population_mean}
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path)
+    keep_as_latest(invocation.target_path, context.op_def.name)
 
 
 def keep_partial_parse(invocation_target: Path) -> None:
@@ -118,6 +119,22 @@ def keep_partial_parse(invocation_target: Path) -> None:
         partial = saved.with_name(f".{PARTIAL_PARSE}.{os.getpid()}.tmp")
         shutil.copyfile(parsed, partial)
         os.replace(partial, saved)
+
+
+def keep_as_latest(invocation_target: Path, step: str) -> None:
+    """Keep this invocation's folder (manifest, run_results.json) as ``target/latest_<step>``.
+
+    dagster-dbt gives every invocation a folder of its own (4-5 MB here) and never removes it:
+    two a night would fill gigabytes in a year. A failed invocation's folder stays for
+    diagnosis (the step fails before this runs)."""
+    target = Path(dbt_project.project_dir) / dbt_project.target_path
+    folder = target / Path(invocation_target).name
+    latest = target / f"latest_{step}"
+    shutil.rmtree(latest, ignore_errors=True)
+    try:
+        folder.rename(latest)
+    except OSError:  # another home's run of the same project took the name meanwhile
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dbt_assets(

@@ -102,6 +102,18 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "tagged_at": ("taggedat", "date", "createdat"),
         "tagged_by": ("taggedby", "rep", "salesrep", "author"),
     },
+    "contacts": {
+        "contact_id": ("contactid", "contact", "personid", "person"),
+        "customer_id": ("customerid", "accountid", "account", "companyid", "customer"),
+        "created_at": ("createdat", "created", "addedat", "date"),
+        "title": ("title", "jobtitle", "position"),
+        "department": ("department", "dept", "team"),
+        "is_decision_maker": ("isdecisionmaker", "decisionmaker", "approver"),
+        "is_employee": ("isemployee", "employee", "internal", "staff"),
+        "email": ("email", "emailaddress", "mail"),
+        "name": ("name", "fullname", "contactname"),
+        "phone": ("phone", "telephone", "mobile"),
+    },
 }  # fmt: skip
 
 # Date formats tried on sampled values that are not ISO dates, most specific first.
