@@ -1,7 +1,7 @@
 # clientele — two commands do everything on a fresh machine with Python 3.11 and make:
 #   make demo   build the environment, generate sample data, run every asset, print outputs
 #   make test   build the environment if needed and run the whole suite
-# CI also runs `make test-faults`: the fault-injection suite (tests/faults, about 45 minutes).
+# CI also runs `make test-faults`: the fault-injection suite (tests/faults, about 30 minutes).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
