@@ -49,9 +49,7 @@ def nightly_job():
 
 def cmd_run(args: argparse.Namespace) -> int:
     paths = settings.activate(args.home)
-    if bool(args.mapping) != bool(args.input):
-        raise SystemExit("clientele: --mapping and --input go together")
-    if args.mapping and import_mapped(paths, args.mapping, Path(args.input).resolve()) != 0:
+    if not import_given_export(paths, args):
         return 2
     try:
         as_of = dt.date.fromisoformat(args.as_of) if args.as_of else nights.latest_data_date(paths)
@@ -73,6 +71,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_id=run_id,
         )
     return report_night(paths, as_of, result)
+
+
+def import_given_export(paths: settings.Paths, args: argparse.Namespace) -> bool:
+    """Import ``--input`` through ``--mapping`` when given (both or neither); False after
+    printing why the import could not be done."""
+    if bool(args.mapping) != bool(args.input):
+        raise SystemExit("clientele: --mapping and --input go together")
+    return not args.mapping or import_mapped(paths, args.mapping, Path(args.input).resolve()) == 0
 
 
 def import_mapped(paths: settings.Paths, mapping_name: str, input_path: Path) -> int:
@@ -133,9 +139,7 @@ def report_night(paths: settings.Paths, as_of: dt.date, result) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Every as-of date from --from to --to (every day, week or month), then the newest."""
     paths = settings.activate(args.home)
-    if bool(args.mapping) != bool(args.input):
-        raise SystemExit("clientele: --mapping and --input go together")
-    if args.mapping and import_mapped(paths, args.mapping, Path(args.input).resolve()) != 0:
+    if not import_given_export(paths, args):
         return 2
     try:
         dates = nights.plan_backfill(

@@ -137,23 +137,21 @@ def keep_as_latest(invocation_target: Path, step: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@dbt_assets(
-    manifest=ensure_manifest(),
-    select=FACTS_SELECTION,
-    exclude=SQL_ONLY_TESTS,
-    name="dbt_facts",
-    dagster_dbt_translator=ClienteleTranslator(),
-)
-def dbt_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
-    yield from build(context, dbt, night)
+def dbt_step(name: str, select: str) -> dg.AssetsDefinition:
+    """One of the night's dbt invocations: ``dbt build`` of the models in ``select``."""
+
+    @dbt_assets(
+        manifest=ensure_manifest(),
+        select=select,
+        exclude=SQL_ONLY_TESTS,
+        name=name,
+        dagster_dbt_translator=ClienteleTranslator(),
+    )
+    def step(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
+        yield from build(context, dbt, night)
+
+    return step
 
 
-@dbt_assets(
-    manifest=ensure_manifest(),
-    select=SEGMENTS_AND_MARTS_SELECTION,
-    exclude=SQL_ONLY_TESTS,
-    name="dbt_segments_and_marts",
-    dagster_dbt_translator=ClienteleTranslator(),
-)
-def dbt_segments_and_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
-    yield from build(context, dbt, night)
+dbt_facts = dbt_step("dbt_facts", FACTS_SELECTION)
+dbt_segments_and_marts = dbt_step("dbt_segments_and_marts", SEGMENTS_AND_MARTS_SELECTION)

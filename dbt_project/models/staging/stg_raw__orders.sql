@@ -3,9 +3,7 @@
 -- Unlike the other staging views this one keeps every loaded line, with its drop, load and
 -- visibility date: the order history (int_order_history) is built incrementally, for any
 -- as-of date, and int_customer_orders keeps the rows visible on D.
-with source as (
-    select * from {{ source('raw', 'orders') }}
-),
+with source as (select * from {{ source('raw', 'orders') }}),
 
 normalized as (
     select

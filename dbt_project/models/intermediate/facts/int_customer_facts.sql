@@ -1,35 +1,7 @@
 -- One row per customer known on D with every fact of SPEC §3.
 -- Prospects (no purchase occasion yet) have NULL purchase dates and gaps, zero counts and money.
 -- Facts that depend on an absent optional source (tickets, surveys, customers) are NULL.
-with customers as (
-    select * from {{ ref('int_customers') }}
-),
-
-occasions as (
-    select * from {{ ref('int_purchase_occasions') }}
-),
-
-money as (
-    select * from {{ ref('int_customer_money') }}
-),
-
-support as (
-    select * from {{ ref('int_customer_support') }}
-),
-
-voice as (
-    select * from {{ ref('int_customer_voice') }}
-),
-
-referrals as (
-    select * from {{ ref('int_customer_referrals') }}
-),
-
-presence as (
-    select * from {{ ref('int_source_presence') }}
-),
-
-occasion_facts as (
+with occasion_facts as (
     select
         customer_id,
         min(occasion_date) as first_purchase_date,
@@ -44,7 +16,7 @@ occasion_facts as (
         median(gap_days) as median_gap_days,
         max(gap_days) as max_gap_days,
         arg_max(gap_days, occasion_date) as last_gap_days
-    from occasions
+    from {{ ref('int_purchase_occasions') }} as occasions
     group by customer_id
 ),
 
@@ -57,13 +29,13 @@ joined as (
         voice.* exclude (customer_id),
         referrals.* exclude (customer_id),
         presence.*
-    from customers
+    from {{ ref('int_customers') }} as customers
     left join occasion_facts using (customer_id)
-    left join money using (customer_id)
-    left join support using (customer_id)
-    left join voice using (customer_id)
-    left join referrals using (customer_id)
-    cross join presence
+    left join {{ ref('int_customer_money') }} as money using (customer_id)
+    left join {{ ref('int_customer_support') }} as support using (customer_id)
+    left join {{ ref('int_customer_voice') }} as voice using (customer_id)
+    left join {{ ref('int_customer_referrals') }} as referrals using (customer_id)
+    cross join {{ ref('int_source_presence') }} as presence
 ),
 
 costed as (

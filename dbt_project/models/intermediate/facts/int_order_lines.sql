@@ -4,13 +4,8 @@
 -- Every loaded order line with what every money figure needs: merchandise flag, the unit cost
 -- (line, else product as of D, else unknown) and the signed net amount. Not restricted to D:
 -- int_order_history is kept for every loaded drop, and int_customer_orders applies D.
-with lines as (
-    select * from {{ ref('stg_raw__orders') }}
-),
-
-products as (
-    select * from {{ ref('int_products') }}
-)
+with lines as (select * from {{ ref('stg_raw__orders') }}),
+products as (select * from {{ ref('int_products') }})
 
 select
     lines.drop_date,

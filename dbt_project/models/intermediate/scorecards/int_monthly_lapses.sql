@@ -7,9 +7,7 @@ with customers as (
     where role = 'external'
 ),
 
-months as (
-    select * from {{ ref('int_kpi_months') }}
-),
+months as (select * from {{ ref('int_kpi_months') }}),
 
 thresholds as (
     select thresholds.*

@@ -3,25 +3,11 @@
 -- contacts per buying-centre role. The scorecards
 -- aggregate this table only, so their totals come from one join of the facts. The reason texts
 -- (about 1 KB per customer) are left to customer_scorecard, their only reader here.
-with facts as (
-    select * from {{ ref('int_customer_facts') }}
-),
-
-segments as (
-    select * from {{ ref('int_customer_segments') }}
-),
-
-actions as (
-    select * from {{ ref('int_customer_actions') }}
-),
-
-clv as (
-    select * from {{ source('model', 'customer_clv') }}
-),
-
-buying_centre as (
-    select * from {{ ref('int_account_buying_centre') }}
-),
+with facts as (select * from {{ ref('int_customer_facts') }}),
+segments as (select * from {{ ref('int_customer_segments') }}),
+actions as (select * from {{ ref('int_customer_actions') }}),
+clv as (select * from {{ source('model', 'customer_clv') }}),
+buying_centre as (select * from {{ ref('int_account_buying_centre') }}),
 
 final as (
     select

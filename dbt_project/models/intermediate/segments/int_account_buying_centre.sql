@@ -2,13 +2,8 @@
 -- contacts per role, whether it has a wallet at all, how many wallets and allies are active
 -- (int_contact_roles.is_active) and when a wallet last was. Every count is NULL, not 0, when the
 -- contacts source has never delivered a row: unknown is not "none" (SPEC §1).
-with customers as (
-    select * from {{ ref('int_customers') }}
-),
-
-roles as (
-    select * from {{ ref('int_contact_roles') }}
-),
+with customers as (select * from {{ ref('int_customers') }}),
+roles as (select * from {{ ref('int_contact_roles') }}),
 
 presence as (
     select (select count(*) from {{ source('raw', 'contacts') }}) > 0 as has_contacts_source

@@ -17,9 +17,7 @@ with contacts as (
     ) = 1
 ),
 
-customers as (
-    select * from {{ ref('int_customers') }}
-),
+customers as (select * from {{ ref('int_customers') }}),
 
 order_lines as (
     -- stg_raw__orders keeps every loaded line (for the incremental order history): the

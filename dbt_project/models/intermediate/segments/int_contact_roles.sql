@@ -33,9 +33,7 @@
     ("true", "unknown", "'no order, ticket or survey answer by D and no decision role'"),
 ] %}
 
-with activity as (
-    select * from {{ ref('int_contact_activity') }}
-),
+with activity as (select * from {{ ref('int_contact_activity') }}),
 
 quoted as (
     select

@@ -40,9 +40,7 @@
         {"action_priority": 11}),
 ] %}
 
-with segments as (
-    select * from {{ ref('int_customer_segments') }}
-),
+with segments as (select * from {{ ref('int_customer_segments') }}),
 
 flagged as (
     select

@@ -3,18 +3,14 @@
 -- price_breaker_min_orders_12m and discount_share_12m ≥ price_breaker_discount_share).
 -- Rep tags are matched on the type code after lower-casing and mapping spaces and hyphens to
 -- underscores; tags that name no known type are left out. Customers without a type have no row.
-with facts as (
-    select * from {{ ref('int_customer_facts') }}
-),
+with facts as (select * from {{ ref('int_customer_facts') }}),
 
 tags as (
     select * from {{ ref('stg_raw__customer_tags') }}
     where tagged_date <= {{ as_of() }}
 ),
 
-types as (
-    select * from {{ ref('personality_types') }}
-),
+types as (select * from {{ ref('personality_types') }}),
 
 rep_tags as (
     select

@@ -3,9 +3,7 @@
 -- model under schemes/ (first match, label and reason from the same rule); this table
 -- materializes that chain of views. Every threshold is a var of dbt_project.yml ("Segments"
 -- block); labels and descriptions are in seeds/segment_labels.
-with schemes as (
-    select * from {{ ref('int_segment_buying_centre_action') }}
-),
+with schemes as (select * from {{ ref('int_segment_buying_centre_action') }}),
 
 final as (
     select

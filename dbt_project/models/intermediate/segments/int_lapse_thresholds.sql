@@ -6,13 +6,8 @@
 -- The threshold is never below lapse_min_days, so only longer silences can lapse: the medians
 -- are computed for those few occasions alone (for every occasion, the join with all earlier
 -- ones spilled tens of GB at 100M order lines).
-with occasions as (
-    select * from {{ ref('int_purchase_occasions') }}
-),
-
-facts as (
-    select * from {{ ref('int_customer_facts') }}
-),
+with occasions as (select * from {{ ref('int_purchase_occasions') }}),
+facts as (select * from {{ ref('int_customer_facts') }}),
 
 -- A silence that ended: the occasion ending it is at least the third (two occasions before it).
 ended as (

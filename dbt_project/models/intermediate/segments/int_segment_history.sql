@@ -22,13 +22,8 @@
     {%- if found is not none and found.type == 'table' %}{% set legacy = found %}{% endif %}
 {%- endif %}
 
-with segments as (
-    select * from {{ ref('int_customer_segments') }}
-),
-
-actions as (
-    select * from {{ ref('int_customer_actions') }}
-),
+with segments as (select * from {{ ref('int_customer_segments') }}),
+actions as (select * from {{ ref('int_customer_actions') }}),
 
 final as (
     select

@@ -3,46 +3,14 @@
 -- voice, the latest comeback, the RFM scores, the peer benchmarks, the personality types and
 -- the account's buying centre (contacts per role).
 -- customer_segments applies the rules to this table only, so its unit tests mock one input.
-with facts as (
-    select * from {{ ref('int_customer_facts') }}
-),
-
-clv as (
-    select * from {{ source('model', 'customer_clv') }}
-),
-
-voice as (
-    select * from {{ ref('int_segment_voice') }}
-),
-
-comebacks as (
-    select * from {{ ref('int_segment_comebacks') }}
-),
-
-rfm as (
-    select * from {{ ref('int_segment_rfm') }}
-),
-
-peers as (
-    select * from {{ ref('int_segment_peers') }}
-),
-
-personality as (
-    select * from {{ ref('int_customer_personality') }}
-),
-
-buying_centre as (
-    select * from {{ ref('int_account_buying_centre') }}
-),
-
-personality_tags as (
+with personality_tags as (
     select
         customer_id,
         {{ listagg('personality_type', "', '", 'order by personality_type') }}
             as personality_tags,
         {{ listagg("personality_type || ': ' || personality_reason", "'; '",
                    'order by personality_type') }} as personality_reason
-    from personality
+    from {{ ref('int_customer_personality') }} as personality
     group by customer_id
 ),
 
@@ -105,14 +73,14 @@ final as (
         buying_centre.active_wallets,
         buying_centre.active_allies,
         buying_centre.last_wallet_date
-    from facts
-    left join clv using (customer_id)
-    left join voice using (customer_id)
-    left join comebacks using (customer_id)
-    left join rfm using (customer_id)
-    left join peers using (customer_id)
+    from {{ ref('int_customer_facts') }} as facts
+    left join {{ source('model', 'customer_clv') }} as clv using (customer_id)
+    left join {{ ref('int_segment_voice') }} as voice using (customer_id)
+    left join {{ ref('int_segment_comebacks') }} as comebacks using (customer_id)
+    left join {{ ref('int_segment_rfm') }} as rfm using (customer_id)
+    left join {{ ref('int_segment_peers') }} as peers using (customer_id)
     left join personality_tags using (customer_id)
-    left join buying_centre using (customer_id)
+    left join {{ ref('int_account_buying_centre') }} as buying_centre using (customer_id)
 )
 
 select * from final

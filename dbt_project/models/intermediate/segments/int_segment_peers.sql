@@ -6,13 +6,8 @@
 -- Peers are external purchasing customers with a known clv_12m (employees buy on other terms).
 -- A group with fewer than min_peer_group_size peers widens to channel × kind, then to all peers;
 -- *_group says which group was used.
-with facts as (
-    select * from {{ ref('int_customer_facts') }}
-),
-
-clv as (
-    select * from {{ source('model', 'customer_clv') }}
-),
+with facts as (select * from {{ ref('int_customer_facts') }}),
+clv as (select * from {{ source('model', 'customer_clv') }}),
 
 customers as (
     select

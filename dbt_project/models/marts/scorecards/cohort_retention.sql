@@ -8,9 +8,7 @@ with customers as (
     where role = 'external' and first_purchase_date is not null
 ),
 
-occasions as (
-    select * from {{ ref('int_purchase_occasions') }}
-),
+occasions as (select * from {{ ref('int_purchase_occasions') }}),
 
 cohorts as (
     select

@@ -3,28 +3,9 @@
 -- handling advice of the customer's personality types. No contact details: customer_id is the
 -- key the CRM matches on (SPEC §1, Privacy).
 
-with customers as (
-    select * from {{ ref('int_scorecard_customers') }}
-),
-
-reasons as (
-    select * from {{ ref('int_customer_segments') }}
-),
-
-actions as (
-    select * from {{ ref('int_customer_actions') }}
-),
-
-personality as (
-    select * from {{ ref('int_customer_personality') }}
-),
-
-personality_types as (
-    select * from {{ ref('personality_types') }}
-),
 
 -- "Type: advice" for each of the customer's types, in the seed's order, in one text.
-advice as (
+with advice as (
     select
         personality.customer_id,
         {{ listagg(
@@ -32,8 +13,8 @@ advice as (
             "' | '",
             'order by personality_types.sort_order'
         ) }} as handling_advice
-    from personality
-    inner join personality_types using (personality_type)
+    from {{ ref('int_customer_personality') }} as personality
+    inner join {{ ref('personality_types') }} as personality_types using (personality_type)
     group by personality.customer_id
 ),
 
@@ -108,9 +89,9 @@ final as (
         customers.action,
         actions.action_reason,
         advice.handling_advice
-    from customers
-    inner join reasons using (customer_id)
-    inner join actions using (customer_id)
+    from {{ ref('int_scorecard_customers') }} as customers
+    inner join {{ ref('int_customer_segments') }} as reasons using (customer_id)
+    inner join {{ ref('int_customer_actions') }} as actions using (customer_id)
     left join advice using (customer_id)
 )
 

@@ -20,21 +20,6 @@ with months as (
     from {{ ref('int_kpi_months') }}
 ),
 
-activity as (
-    select * from {{ ref('int_monthly_activity') }}
-),
-
-lapses as (
-    select * from {{ ref('int_monthly_lapses') }}
-),
-
-money as (
-    select * from {{ ref('int_monthly_money') }}
-),
-
-voice as (
-    select * from {{ ref('int_monthly_voice') }}
-),
 
 costed as (
     select
@@ -47,7 +32,7 @@ costed as (
         ) }} as cost_to_serve,
         coalesce(money.orders, 0) as orders
     from months
-    left join money using (month)
+    left join {{ ref('int_monthly_money') }} as money using (month)
 ),
 
 final as (
@@ -79,10 +64,10 @@ final as (
         coalesce(lapses.lapsed_customers, 0) as lapsed_customers,
         coalesce(lapses.reborn_customers, 0) as reborn_customers
     from months
-    left join activity using (month)
-    left join voice using (month)
+    left join {{ ref('int_monthly_activity') }} as activity using (month)
+    left join {{ ref('int_monthly_voice') }} as voice using (month)
     left join costed using (month)
-    left join lapses using (month)
+    left join {{ ref('int_monthly_lapses') }} as lapses using (month)
 )
 
 select * from final

@@ -6,9 +6,7 @@
 -- `not_known`. No earlier date: no rows.
 {%- set schemes = var('migration_schemes') %}
 
-with history as (
-    select * from {{ ref('int_segment_history') }}
-),
+with history as (select * from {{ ref('int_segment_history') }}),
 
 dates as (
     select

@@ -3,9 +3,7 @@
 -- NULL). Each scheme model of this folder adds its label and reason to the rows of the one
 -- before, in the spec's order (later schemes read earlier labels). They are views:
 -- int_customer_segments materializes the whole chain in one query.
-with inputs as (
-    select * from {{ ref('int_segment_inputs') }}
-),
+with inputs as (select * from {{ ref('int_segment_inputs') }}),
 
 final as (
     select

@@ -36,9 +36,7 @@
         ~ " || loyalty_type || ', NPS group ' || nps_group || ', satisfaction ' || satisfaction"),
 ] %}
 
-with customers as (
-    select * from {{ ref('int_segment_loyalty_ladder') }}
-),
+with customers as (select * from {{ ref('int_segment_loyalty_ladder') }}),
 
 lookalike_ranks as (
     select

@@ -17,9 +17,7 @@
     ("true", "prospect", "'no purchase occasion, contribution_12m ' || contribution_txt"),
 ] %}
 
-with customers as (
-    select * from {{ ref('int_segment_rfm_segment') }}
-),
+with customers as (select * from {{ ref('int_segment_rfm_segment') }}),
 
 contribution_ranks as (
     select
