@@ -107,7 +107,9 @@ def _plan(rng: np.random.Generator, live_orders: int, young: bool) -> list[int]:
 
 
 def _days(rng: np.random.Generator, low: int, high: int, n: int) -> np.ndarray:
-    return rng.integers(low, high + 1, n) if n else np.empty(0, np.int64)
+    """``n`` days in [low, high]; none when the window is empty (an account that signed up on
+    the last day has no day left for its contacts to act)."""
+    return rng.integers(low, high + 1, n) if n and low <= high else np.empty(0, np.int64)
 
 
 def _groups(keys: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
@@ -272,7 +274,7 @@ def _ally(
     year = max(signup_day + 1, last - 300)
     n_tickets = int(rng.choice(3, p=(0.3, 0.5, 0.2)))
     answer_days = _days(rng, year, last, int(rng.integers(1, 3)))
-    if n_tickets == 0:  # the latest event is an answer: make it a recent one
+    if n_tickets == 0 and answer_days.size:  # the latest event is an answer: a recent one
         answer_days[0] = rng.integers(recent, last + 1)
     tickets = _questions(rng, account, contact, _days(rng, recent, last, n_tickets), days)
     return tickets, _answers(rng, account, contact, answer_days, (8, 10), 0.3)

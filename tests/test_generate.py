@@ -821,3 +821,17 @@ def test_dirt_only_adds_lines_and_spares_planted_customers(raw: Path, dirty: Pat
         assert not clean - with_dirt  # every clean line is still there
         extra = with_dirt - clean
         assert not any(line.split(",")[1] in planted for line in extra if "," in line)
+
+
+def test_contacts_of_an_account_signed_up_on_the_last_day_have_no_events() -> None:
+    """At 400k customers some business account signs up on the last day: its contacts have no
+    day left to act, and generation goes on (it failed with "low >= high")."""
+    from generator import contacts
+
+    rng = np.random.default_rng(0)
+    days = 100
+    last = days - 1
+    assert contacts._days(rng, last + 1, last, 3).size == 0
+    ally = contacts._ally(rng, 1, 2, last, days)
+    windbag = contacts._windbag(rng, 1, 2, last + 1, days)
+    assert [table["ts"].size for table in (*ally, *windbag)] == [0, 0, 0, 0]
