@@ -13,3 +13,10 @@
 {% macro window_start(days) -%}
     ({{ as_of() }} - cast({{ days }} - 1 as integer))
 {%- endmacro %}
+
+{# A row of the order lines or the order history known on D: delivered (visible) by D and dated
+   up to D. Staging keeps every loaded order line, for the incremental order history, so every
+   reader of orders for D filters with this. #}
+{% macro known_on_as_of(event_date) -%}
+    visible_from <= {{ as_of() }} and {{ event_date }} <= {{ as_of() }}
+{%- endmacro %}

@@ -19,4 +19,4 @@ select
     has_cancelled_line,
     order_date >= {{ window_start(var('window_12m_days')) }} as in_12m
 from {{ ref('int_order_history') }}
-where visible_from <= {{ as_of() }} and order_date <= {{ as_of() }}
+where {{ known_on_as_of('order_date') }}

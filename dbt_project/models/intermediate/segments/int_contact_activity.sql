@@ -20,11 +20,8 @@ with contacts as (
 customers as (select * from {{ ref('int_customers') }}),
 
 order_lines as (
-    -- stg_raw__orders keeps every loaded line (for the incremental order history): the
-    -- lines known on D are those visible by D
     select * from {{ ref('stg_raw__orders') }}
-    where visible_from <= {{ as_of() }} and order_date <= {{ as_of() }}
-        and not is_cancelled and quantity > 0
+    where {{ known_on_as_of('order_date') }} and not is_cancelled and quantity > 0
 ),
 
 tickets as (
