@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from orchestration import settings
+from orchestration.dbt import DBT_EXECUTABLE
 
 AS_OF = dt.date(2026, 6, 30)
 CUSTOMERS = 400
@@ -21,6 +25,34 @@ def generate_into(home: Path, *, dirt: bool, end: dt.date = AS_OF) -> settings.P
     paths = settings.Paths(home)
     generate(paths, customers=CUSTOMERS, seed=SEED, days=1095, end=end, dirt=dirt)
     return paths
+
+
+def run_dbt(
+    home: Path, *args: str, variables: dict, target: Path | None = None, timeout: float = 600
+) -> None:
+    """``dbt <args>`` on ``home``'s warehouse, as a fresh process that sees nothing of this
+    one's environment (in particular no CLIENTELE_AS_OF left by an in-process night); its
+    artifacts in ``target`` (default ``home/target``). Fails the test when dbt does."""
+    target = target or home / "target"
+    project = str(settings.DBT_PROJECT_DIR)
+    command = [
+        DBT_EXECUTABLE, *args, "--vars", json.dumps(variables),
+        "--project-dir", project, "--profiles-dir", project,
+        "--target-path", str(target), "--log-path", str(target / "logs"),
+    ]  # fmt: skip
+    env = {"CLIENTELE_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def published_tables(path: Path) -> dict[str, pd.DataFrame]:
+    """Every table of a published file, opened read-only as BI does."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = con.execute(
+            "select table_name from duckdb_tables() "
+            "where database_name = current_database() and not internal order by 1"
+        ).fetchall()
+        return {name: con.execute(f'select * from main."{name}"').df() for (name,) in names}
 
 
 @pytest.fixture(scope="session")

@@ -10,22 +10,16 @@ planted behaviour really is in the files is tests/test_generate.py's.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-
 import duckdb
 import pandas as pd
 import pytest
 
 from generator.generate import generate
 from orchestration import settings
-from orchestration.dbt import DBT_EXECUTABLE
 from orchestration.ingest.contract import PII_COLUMNS, SOURCES
 from orchestration.ingest.loader import Loader
 from orchestration.segments import schemes
-from orchestration.settings import DBT_PROJECT_DIR
-from tests.conftest import AS_OF, SEED
+from tests.conftest import AS_OF, SEED, run_dbt
 
 UNSEEN_SEED = 29  # no other test generates with it
 UNSEEN_CUSTOMERS = 1500  # about 100 business accounts
@@ -54,15 +48,7 @@ def unseen(tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame]:
         loader = Loader(con, paths.raw)
         for source in SOURCES:
             loader.load(source, AS_OF)
-    command = [
-        DBT_EXECUTABLE, "run", "--select", "+int_contact_roles",
-        "--vars", json.dumps({"as_of": AS_OF.isoformat()}),
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(home / "target"), "--log-path", str(home / "logs"),
-    ]  # fmt: skip
-    env = {**os.environ, "CLIENTELE_HOME": str(home)}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:]
+    run_dbt(home, "run", "--select", "+int_contact_roles", variables={"as_of": AS_OF.isoformat()})
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         got = con.execute("select * from intermediate.int_contact_roles").df()
     truth = pd.read_csv(paths.truth / "contacts.csv", dtype=str)

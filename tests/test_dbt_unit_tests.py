@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 from orchestration.settings import DBT_PROJECT_DIR
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, run_dbt
 
 
 def test_every_dbt_unit_test_and_grain_test_passes(pipeline, tmp_path):
@@ -24,28 +21,15 @@ def test_every_dbt_unit_test_and_grain_test_passes(pipeline, tmp_path):
     (home / "warehouse").mkdir(parents=True)
     shutil.copy(pipeline.warehouse, home / "warehouse" / pipeline.warehouse.name)
     target = tmp_path / "target"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "test",
-            "--select",
-            "test_type:unit",
-            "tag:grain",
-            "--vars",
-            json.dumps({"as_of": AS_OF.isoformat()}),
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"CLIENTELE_HOME": str(home), "PATH": "/usr/bin:/bin"},
+    run_dbt(
+        home,
+        "test",
+        "--select",
+        "test_type:unit",
+        "tag:grain",
+        variables={"as_of": AS_OF.isoformat()},
+        target=target,
     )
-    assert result.returncode == 0, result.stdout[-3000:]
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
     defined = set(manifest["unit_tests"])

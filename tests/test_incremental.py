@@ -20,6 +20,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests.conftest import published_tables
+
 CLI = str(Path(sys.executable).parent / "clientele")
 END = dt.date(2026, 6, 30)
 NIGHTS = [END - dt.timedelta(days=n) for n in (4, 3, 2, 1, 0)]
@@ -39,19 +41,9 @@ def run(home: Path, as_of: dt.date, *extra: str) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
-def published(home: Path) -> dict[str, pd.DataFrame]:
-    with duckdb.connect(str(home / "published" / "clientele.duckdb"), read_only=True) as con:
-        names = [
-            r[0]
-            for r in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'main'"
-            ).fetchall()
-        ]
-        return {n: con.execute(f'select * from main."{n}"').df() for n in names}
-
-
 def assert_same_tables(incremental: Path, full: Path) -> None:
-    ours, theirs = published(incremental), published(full)
+    ours = published_tables(incremental / "published" / "clientele.duckdb")
+    theirs = published_tables(full / "published" / "clientele.duckdb")
     assert set(ours) == set(theirs)
     for name in sorted(ours):
         columns = [c for c in ours[name].columns if c not in IGNORED]

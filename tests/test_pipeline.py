@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -13,8 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from orchestration.defs.transform import FACTS_SELECTION
-from orchestration.settings import DBT_PROJECT_DIR
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, run_dbt
 
 
 def data_rows(path: Path) -> int:
@@ -109,28 +106,14 @@ def test_events_after_the_as_of_date_change_nothing(pipeline, warehouse, tmp_pat
     ).fetchall()
     assert late[0][0] > 0
     con.close()
-    dbt = Path(sys.executable).parent / "dbt"
-    result = subprocess.run(
-        [
-            str(dbt),
-            "build",
-            "--select",
-            *FACTS_SELECTION.split(),
-            "--vars",
-            f"{{as_of: '{AS_OF}'}}",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(tmp_path / "target"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"CLIENTELE_HOME": str(home), "PATH": "/usr/bin:/bin"},
+    run_dbt(
+        home,
+        "build",
+        "--select",
+        *FACTS_SELECTION.split(),
+        variables={"as_of": AS_OF.isoformat()},
+        target=tmp_path / "target",
     )
-    assert result.returncode == 0, result.stdout[-3000:]
     con = duckdb.connect(str(home / "warehouse" / "clientele.duckdb"), read_only=True)
     after = con.execute("select * from main.customer_facts order by customer_id").df()
     con.close()

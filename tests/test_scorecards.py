@@ -10,10 +10,7 @@ computation from the facts, and segment migration counts the label moves of a se
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import shutil
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,11 +19,9 @@ import pandas as pd
 import pytest
 
 from orchestration.config import product_vars
-from orchestration.dbt import DBT_EXECUTABLE
 from orchestration.ingest.contract import PII_COLUMNS
 from orchestration.publish.report import rows as records  # dicts of Python values: exact Decimals
-from orchestration.settings import DBT_PROJECT_DIR
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, run_dbt
 
 LOYALTY_SCHEMES = [
     "lifecycle",
@@ -405,15 +400,10 @@ def migrated(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
             [PREVIOUS, AS_OF, AS_OF],
         )
         history = con.execute("select * from main.segment_history").df()
-    command = [
-        DBT_EXECUTABLE, "run", "--select", "segment_migration",
-        "--vars", json.dumps({"as_of": AS_OF.isoformat()}),
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(home / "target"), "--log-path", str(home / "logs"),
-    ]  # fmt: skip
-    env = {**os.environ, "CLIENTELE_HOME": str(home)}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:]
+    run_dbt(
+        home, "run", "--select", "segment_migration",
+        variables={"as_of": AS_OF.isoformat()}, timeout=300,
+    )  # fmt: skip
     with duckdb.connect(str(database), read_only=True) as con:
         migration = con.execute("select * from main.segment_migration").df()
     return {"history": history, "migration": migration, "database": Path(database)}

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -22,10 +19,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestration.dbt import DBT_EXECUTABLE
 from orchestration.segments import schemes
 from orchestration.settings import DBT_PROJECT_DIR
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, run_dbt
 
 SEEDS = DBT_PROJECT_DIR / "seeds"
 SEGMENTS_DIR = DBT_PROJECT_DIR / "models" / "marts" / "segments"
@@ -237,28 +233,17 @@ def rebuilt(pipeline, tmp_path_factory) -> dict[str, pd.DataFrame]:
                select ? as as_of_date, 'STALE' as customer_id, 'loyal' as lifecycle""",
             [other_day, AS_OF],
         )
-    command = [
-        DBT_EXECUTABLE,
+    run_dbt(
+        home,
         "run",
         "--select",
         "fqn:clientele.intermediate.segments.schemes",  # the rules, views holding the vars
         "int_customer_segments",
         "int_customer_actions",
         "int_segment_history",
-        "--vars",
-        json.dumps({"as_of": AS_OF.isoformat(), "new_days": NEW_DAYS}),
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(home / "target"),
-        "--log-path",
-        str(home / "logs"),
-    ]
-    env = {**os.environ, "CLIENTELE_HOME": str(home)}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:]
+        variables={"as_of": AS_OF.isoformat(), "new_days": NEW_DAYS},
+        timeout=300,
+    )
     with duckdb.connect(str(database), read_only=True) as con:
         return {
             "before": before,

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pandas as pd
 
 from orchestration import publish, settings
 from orchestration.operations.nights import AS_OF_TAG
+from tests.conftest import published_tables
 
 CLI = str(Path(sys.executable).parent / "clientele")
 # Columns that differ between two runs of the same night by design.
@@ -218,22 +218,6 @@ def failure_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 # the published file
 
 
-def read_published(path: Path) -> dict[str, pd.DataFrame]:
-    """Every table of the published file (opened read-only, as BI does)."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = [
-            row[0]
-            for row in con.execute(
-                "select table_name from duckdb_tables() "
-                "where database_name = current_database() and not internal order by 1"
-            ).fetchall()
-        ]
-        return {name: con.execute(f'select * from main."{name}"').df() for name in names}
-    finally:
-        con.close()
-
-
 @dataclass
 class Published:
     """What BI sees in a published file: its as-of date and whether it is complete."""
@@ -261,7 +245,7 @@ class Published:
 
 
 def published(home: Path) -> Published:
-    tables = read_published(settings.Paths(home).published)
+    tables = published_tables(settings.Paths(home).published)
     dates = set(tables[publish.PUBLICATION_TABLE]["as_of_date"])
     assert len(dates) == 1, f"the publication table holds as-of dates {sorted(dates)}"
     return Published(pd.Timestamp(dates.pop()).date(), tables)
