@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -16,6 +15,7 @@ from orchestration import settings, warehouse
 from orchestration.dbt import dbt_cli
 from orchestration.operations import nights, runs
 from orchestration.operations.locks import Holder
+from orchestration.publish.file import remove_partials
 
 
 class WarehouseCorrupt(RuntimeError):
@@ -51,7 +51,9 @@ class Warehouse(dg.ConfigurableResource):
             holder = Holder.now(run.run_id, run.job_name)
             with nights.holding_warehouse(self.paths, holder, wait=True, log=context.log):
                 check_opens(self.paths)
-                for path in remove_partial_publications(self.paths):
+                # only the holder publishes: a partial published file is a dead run's, as
+                # large as the file BI reads, and nothing else would ever remove it
+                for path in remove_partials(self.paths.published):
                     context.log.warning(f"removed {path}, left by a run that died publishing")
                 yield self
 
@@ -69,20 +71,6 @@ def check_opens(paths: settings.Paths) -> None:
             f"--home {paths.home}` (it moves the file aside and loads every drop again), then "
             "`clientele backfill` to recompute the segment history of earlier dates."
         ) from error
-
-
-def remove_partial_publications(paths: settings.Paths) -> list[Path]:
-    """Delete the half-built published files (``.clientele.duckdb.<id>.tmp`` and its WAL) of
-    runs killed while publishing; returns them.
-
-    Only the holder of the warehouse publishes, so any such file found by the new holder is a
-    dead run's. Each is as large as the published file, and nothing else ever removes it: one
-    crash a night would fill the disk beside the file BI reads."""
-    folder, name = paths.published.parent, paths.published.name
-    found = sorted(folder.glob(f".{name}.*.tmp")) + sorted(folder.glob(f".{name}.*.tmp.wal"))
-    for path in found:
-        path.unlink(missing_ok=True)
-    return found
 
 
 class Night(dg.ConfigurableResource):

@@ -127,9 +127,9 @@ def keep_as_latest(invocation_target: Path, step: str) -> None:
     dagster-dbt gives every invocation a folder of its own (4-5 MB here) and never removes it:
     two a night would fill gigabytes in a year. A failed invocation's folder stays for
     diagnosis (the step fails before this runs)."""
-    target = Path(dbt_project.project_dir) / dbt_project.target_path
-    folder = target / Path(invocation_target).name
-    latest = target / f"latest_{step}"
+    project_dir = Path(dbt_project.project_dir)
+    folder = project_dir / invocation_target  # as keep_partial_parse finds it
+    latest = project_dir / dbt_project.target_path / f"latest_{step}"
     shutil.rmtree(latest, ignore_errors=True)
     try:
         folder.rename(latest)
@@ -137,11 +137,14 @@ def keep_as_latest(invocation_target: Path, step: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+MANIFEST = ensure_manifest()  # once: it walks the project's files to see whether to re-parse
+
+
 def dbt_step(name: str, select: str) -> dg.AssetsDefinition:
     """One of the night's dbt invocations: ``dbt build`` of the models in ``select``."""
 
     @dbt_assets(
-        manifest=ensure_manifest(),
+        manifest=MANIFEST,
         select=select,
         exclude=SQL_ONLY_TESTS,
         name=name,

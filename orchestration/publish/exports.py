@@ -4,13 +4,12 @@ temporary name and renamed, so a reader of the folder sees an old or a new file,
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 
-from orchestration.publish.file import literal
+from orchestration.publish.file import literal, partial_path
 from orchestration.publish.tables import PUBLICATION_TABLE
 from orchestration.warehouse import q as quote
 
@@ -30,7 +29,7 @@ def export_tables(database: Path, tables: Iterable[str], export_dir: Path) -> li
         for table in [*tables, PUBLICATION_TABLE]:
             for fmt in EXPORT_FORMATS:
                 target = export_dir / f"{table}.{fmt}"
-                partial = export_dir / f".{table}.{fmt}.{uuid.uuid4().hex[:8]}.tmp"
+                partial = partial_path(target)
                 options = "format parquet" if fmt == "parquet" else "format csv, header true"
                 try:
                     con.execute(f"copy main.{quote(table)} to {literal(partial)} ({options})")

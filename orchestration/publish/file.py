@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -214,6 +215,23 @@ def read_publication(published: Path) -> dict:
         "run_id": rows[0][2],
         "row_counts": {table: count for *_, table, count in rows},
     }
+
+
+def partial_path(path: Path) -> Path:
+    """Where a writer builds the new version of ``path`` before it replaces it: a hidden
+    sibling, ``.<name>.<id>.tmp``, unique to the writer."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def remove_partials(path: Path) -> list[Path]:
+    """Delete the partial versions of ``path`` (with a DuckDB file's WAL) that writers which
+    died left behind; returns them. Only call it while no writer of ``path`` can be running."""
+    found = sorted(path.parent.glob(f".{path.name}.*.tmp")) + sorted(
+        path.parent.glob(f".{path.name}.*.tmp.wal")
+    )
+    for partial in found:
+        partial.unlink(missing_ok=True)
+    return found
 
 
 def fsync(path: Path) -> None:

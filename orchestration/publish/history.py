@@ -7,12 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import uuid
 from pathlib import Path
 
 import duckdb
 
-from orchestration.publish.file import PublishError, fsync, read_publication
+from orchestration.publish.file import PublishError, fsync, partial_path, read_publication
 from orchestration.publish.tables import HISTORY_TABLE, PUBLICATION_TABLE
 
 LOG_NAME = "publications.json"
@@ -67,7 +66,7 @@ def read_log(published: Path) -> list[dict]:
 def write_log(published: Path, entries: list[dict]) -> None:
     """Replace the record atomically (a crash leaves the old record or the new one)."""
     path = log_path(published)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    partial = partial_path(path)
     partial.write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
     fsync(partial)
     os.replace(partial, path)

@@ -32,13 +32,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.publish.exports import export_tables
-from orchestration.publish.file import build_file, fsync
+from orchestration.publish.file import build_file, fsync, partial_path
 from orchestration.publish.history import (
     FAILED,
     NOT_PUBLISHED,
@@ -102,7 +101,7 @@ def publish(
         "status": PUBLISHING if moves else NOT_PUBLISHED,
     }
     history = latest_per_date([*log, {**entry, "status": PUBLISHED}] if moves else log)
-    partial = published.with_name(f".{published.name}.{uuid.uuid4().hex[:12]}.tmp")
+    partial = partial_path(published)
     try:
         row_counts, removed = build_file(
             partial, warehouse, as_of, run_id, published_at, tables, history
