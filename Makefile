@@ -12,7 +12,9 @@ export CLIENTELE_HOME
 DEMO_CUSTOMERS ?= 2000
 DEMO_SEED ?= 7
 
-.PHONY: venv demo test test-faults lint dev clean bench
+SPARK_STAMP := $(VENV)/.spark-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: venv demo test test-faults test-spark lint dev clean bench
 
 venv: $(STAMP)
 
@@ -38,6 +40,18 @@ test: $(STAMP)
 # `make test` leaves tests/faults out (pyproject.toml); naming the folder runs it.
 test-faults: $(STAMP)
 	$(BIN)/python -m pytest tests/faults
+
+# The Spark engine (issue 22): the same night on DuckDB and on Spark (local mode), every
+# published table compared cell for cell, and the dbt unit tests on Spark. Installs the spark
+# extra (pyspark, dbt-spark) and, when the machine has no Java, Debian's Java 17.
+test-spark: $(SPARK_STAMP)
+	$(BIN)/python -m pytest tests/engines -s
+
+$(SPARK_STAMP): $(STAMP)
+	command -v java >/dev/null || { apt-get update -q && apt-get install -y -q openjdk-17-jre-headless; } \
+	  || { sudo apt-get update -q && sudo apt-get install -y -q openjdk-17-jre-headless; }
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check orchestration generator tests bench

@@ -17,6 +17,8 @@ Not part of ``make test``. For each size:
    orders, first and last date, sum of quantity x unit_price), in a fresh process, same run;
 4. with ``--peer``: ``bench/peer_pandas.py`` on the same files (killed after ``--peer-timeout``).
 
+``CLIENTELE_ENGINE=spark`` runs dbt on Spark (local mode; the run id ends in ``-spark``).
+
 ``--nightly`` measures an ordinary night instead of the first one: the history up to D - 1 is
 loaded by an unmeasured run, then the run for D loads one new drop per source and rebuilds
 every model, check and publication over the whole history.
@@ -317,7 +319,9 @@ def me(*args: str) -> list[str]:
 
 def bench_size(args: argparse.Namespace, lines: int) -> None:
     home = WORK / size_name(lines)
+    engine = os.environ.get("CLIENTELE_ENGINE", "duckdb")  # named in the run id when not DuckDB
     run_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + f"-{size_name(lines)}"
+    run_id += "" if engine == "duckdb" else f"-{engine}"
     base = {
         "run_id": run_id,
         "git_commit": git_commit(),
@@ -364,7 +368,7 @@ def bench_size(args: argparse.Namespace, lines: int) -> None:
 
     if not args.skip_pipeline:
         if not args.warm:  # a cold, full load of every drop
-            for sub in ("warehouse", "dagster", "published", "exports"):
+            for sub in ("warehouse", "dagster", "published", "exports", "lake", "spark"):
                 shutil.rmtree(home / sub, ignore_errors=True)
         env = {**os.environ, "CLIENTELE_HOME": str(home)}
         env.pop("DAGSTER_HOME", None)

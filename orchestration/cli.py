@@ -127,7 +127,12 @@ def report_night(paths: settings.Paths, as_of: dt.date, result) -> int:
     export_dir = paths.export_dir(as_of.isoformat())
     for line in nights.warning_lines(result):
         print(f"clientele: {line}")
-    print(f"clientele: {as_of} done: {'; '.join(nights.publication_lines(result))}")
+    published = nights.publication_lines(result)
+    if published == [nights.NOTHING_PUBLISHED]:  # a step was skipped: the run is not done
+        skipped = sorted({e.step_key for e in result.all_events if e.is_step_skipped})
+        print(f"clientele: {as_of} not done: skipped steps {', '.join(skipped)}", file=sys.stderr)
+        return 1
+    print(f"clientele: {as_of} done: {'; '.join(published)}")
     print(f"  warehouse (pipeline only): {paths.warehouse}")
     print(f"  published for BI:          {paths.published}")
     print(f"  scorecards:                {export_dir}/loyalty_scorecard.csv (and .parquet)")

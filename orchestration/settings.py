@@ -46,6 +46,16 @@ class Paths:
         return self.home / "exports"
 
     @property
+    def lake(self) -> Path:
+        """The dbt sources as Parquet, for Spark (orchestration/lake.py)."""
+        return self.home / "lake"
+
+    @property
+    def spark_warehouse(self) -> Path:
+        """Spark's tables (Parquet) and, beside them, its metastore (dbt_project/profiles.yml)."""
+        return self.home / "spark" / "warehouse"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
@@ -71,12 +81,28 @@ def activate(home: str | os.PathLike | None = None) -> Paths:
     """Resolve the home, export it for subprocesses (dbt) and return its paths."""
     path = resolve_home(home)
     os.environ[HOME_ENV] = str(path)
+    os.environ[ENGINE_ENV] = engine()  # the dbt target (profiles.yml)
     return Paths(path)
 
 
 def current() -> Paths:
     """The paths of the home this process runs on (activated at start-up), changing nothing."""
     return Paths(resolve_home())
+
+
+# The engine dbt runs on: "duckdb" (the working warehouse file itself) or "spark" (dbt-spark;
+# sources and tables exchanged with the warehouse as Parquet, orchestration/lake.py). It names
+# the dbt target (dbt_project/profiles.yml); everything else of the night is the same.
+ENGINE_ENV = "CLIENTELE_ENGINE"
+ENGINES = ("duckdb", "spark")
+
+
+def engine() -> str:
+    """The engine of this process's runs, checked."""
+    chosen = os.environ.get(ENGINE_ENV, "duckdb").strip().lower() or "duckdb"
+    if chosen not in ENGINES:
+        raise ValueError(f"{ENGINE_ENV}={chosen!r}: choose one of {', '.join(ENGINES)}")
+    return chosen
 
 
 # Scheduling. The nightly run starts at 02:00 in this timezone and computes D = yesterday.

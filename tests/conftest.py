@@ -28,7 +28,12 @@ def generate_into(home: Path, *, dirt: bool, end: dt.date = AS_OF) -> settings.P
 
 
 def run_dbt(
-    home: Path, *args: str, variables: dict, target: Path | None = None, timeout: float = 600
+    home: Path,
+    *args: str,
+    variables: dict,
+    target: Path | None = None,
+    timeout: float = 600,
+    engine: str = "duckdb",
 ) -> None:
     """``dbt <args>`` on ``home``'s warehouse, as a fresh process that sees nothing of this
     one's environment (in particular no CLIENTELE_AS_OF left by an in-process night); its
@@ -40,7 +45,7 @@ def run_dbt(
         "--project-dir", project, "--profiles-dir", project,
         "--target-path", str(target), "--log-path", str(target / "logs"),
     ]  # fmt: skip
-    env = {"CLIENTELE_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    env = {"CLIENTELE_HOME": str(home), "CLIENTELE_ENGINE": engine, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stdout[-3000:]
 

@@ -3,12 +3,12 @@
 
 {# A number as text for a reason, rounded to `decimals`; 'unknown' when NULL. #}
 {% macro seg_num(expr, decimals=0) -%}
-    coalesce(cast(cast({{ expr }} as decimal(18, {{ decimals }})) as varchar), 'unknown')
+    coalesce(cast(cast({{ expr }} as decimal(18, {{ decimals }})) as {{ text_type() }}), 'unknown')
 {%- endmacro %}
 
 {# A date as text for a reason; 'unknown' when NULL. #}
 {% macro seg_date(expr) -%}
-    coalesce(cast({{ expr }} as varchar), 'unknown')
+    coalesce(cast({{ expr }} as {{ text_type() }}), 'unknown')
 {%- endmacro %}
 
 {# How many ranks a "top `share`" rule admits out of `population`: ceil(share x population).
@@ -40,4 +40,17 @@
    far) is a lapse. `median_gap_days` is an expression. #}
 {% macro lapse_threshold_days(median_gap_days) -%}
     greatest({{ var('lapse_min_days') }}, {{ var('lapse_gap_multiple') }} * {{ median_gap_days }})
+{%- endmacro %}
+
+{# int_segment_history on Spark (a Parquet table cannot delete rows, nor be overwritten while it
+   is read): its hooks. `step` 'keep' (pre-hook, on an incremental run) copies the table aside
+   to <history>__kept, whose rows of the other as-of dates the model adds to the new rows (as
+   delete+insert on as_of_date keeps them); 'drop' (before and after) drops the copy. #}
+{% macro segment_history_kept(step) -%}
+    {%- set kept = this.schema ~ '.' ~ this.identifier ~ '__kept' -%}
+    {%- if step == 'drop' -%}
+    drop table if exists {{ kept }}
+    {%- elif is_incremental() -%}
+    create table {{ kept }} using parquet as select * from {{ this }}
+    {%- endif -%}
 {%- endmacro %}

@@ -27,7 +27,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration import settings
+from orchestration import lake, settings
 from orchestration.dbt import AS_OF_ENV, dbt_project, ensure_manifest
 from orchestration.defs.resources import Night
 
@@ -99,8 +99,18 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
         args.append("--full-refresh")
     # dagster-dbt hands this process's environment to dbt; steps run one at a time.
     os.environ[AS_OF_ENV] = night.date.isoformat()
+    on_spark = settings.engine() == "spark"
+    if on_spark:  # Spark reads the sources from the lake, written now from the warehouse
+        tables = lake.write_sources(settings.current())
+        context.log.info(f"lake: {len(tables)} source tables written for Spark")
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
+    if on_spark:  # what follows reads the warehouse: Spark's tables are copied back into it
+        built = lake.built_relations(
+            invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json")
+        )
+        pulled = lake.pull_built(settings.current(), built)
+        context.log.info(f"lake: {pulled} tables built on Spark copied into the warehouse")
     keep_partial_parse(invocation.target_path)
     keep_as_latest(invocation.target_path, context.op_def.name)
 

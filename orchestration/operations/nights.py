@@ -211,6 +211,9 @@ def failure_lines(result: dg.ExecuteInProcessResult) -> list[str]:
     return lines
 
 
+NOTHING_PUBLISHED = "nothing published"  # the publication step never ran
+
+
 def publication_lines(result: dg.ExecuteInProcessResult) -> list[str]:
     """Whether the run replaced the published file, from the exports asset's metadata."""
     for event in result.get_asset_materialization_events():
@@ -220,7 +223,7 @@ def publication_lines(result: dg.ExecuteInProcessResult) -> list[str]:
             if metadata.get("published"):
                 return [f"published as of {metadata['as_of_date']}"]
             return [str(metadata.get("not_published_because", "not published"))]
-    return ["nothing published"]
+    return [NOTHING_PUBLISHED]
 
 
 def warning_lines(result: dg.ExecuteInProcessResult) -> list[str]:

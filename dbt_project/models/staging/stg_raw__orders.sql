@@ -36,5 +36,5 @@ select
     status = 'cancelled' as is_cancelled,
     quantity < 0 as is_return,
     -- A return refunds what was charged: the discount is given back with the line.
-    quantity * unit_price - sign(quantity) * discount as line_amount
+    quantity * unit_price - {{ int_sign('quantity') }} * discount as line_amount
 from normalized

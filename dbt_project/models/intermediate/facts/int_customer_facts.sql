@@ -13,9 +13,9 @@ with occasion_facts as (
         count(*) filter (
             where occasion_date >= {{ window_start(var('window_24m_days')) }}
         ) as occasions_24m,
-        median(gap_days) as median_gap_days,
+        {{ median('gap_days') }} as median_gap_days,
         max(gap_days) as max_gap_days,
-        arg_max(gap_days, occasion_date) as last_gap_days
+        {{ max_by('gap_days', 'occasion_date') }} as last_gap_days
     from {{ ref('int_purchase_occasions') }} as occasions
     group by customer_id
 ),
@@ -23,11 +23,41 @@ with occasion_facts as (
 joined as (
     select
         customers.*,
-        occasion_facts.* exclude (customer_id),
-        money.* exclude (customer_id),
-        support.* exclude (customer_id),
-        voice.* exclude (customer_id),
-        referrals.* exclude (customer_id),
+        occasion_facts.first_purchase_date,
+        occasion_facts.last_purchase_date,
+        occasion_facts.occasions,
+        occasion_facts.occasions_12m,
+        occasion_facts.occasions_24m,
+        occasion_facts.median_gap_days,
+        occasion_facts.max_gap_days,
+        occasion_facts.last_gap_days,
+        money.orders_count,
+        money.orders_12m,
+        money.cancellations_count,
+        money.revenue,
+        money.revenue_12m,
+        money.gross_sales_12m,
+        money.discounted_sales_12m,
+        money.returns_value_12m,
+        money.return_lines,
+        money.return_lines_12m,
+        money.cogs,
+        money.cogs_12m,
+        money.cost_basis,
+        money.net_shipping_cost,
+        money.net_shipping_cost_12m,
+        support.tickets_12m,
+        support.complaints_12m,
+        support.high_severity_complaints_90d,
+        support.handling_minutes_12m,
+        support.handling_minutes,
+        voice.last_nps_score,
+        voice.last_nps_at,
+        voice.last_nps_from_csat,
+        voice.csat_avg_12m,
+        voice.responses_12m,
+        referrals.referrals_count,
+        referrals.referrals_12m,
         presence.*
     from {{ ref('int_customers') }} as customers
     left join occasion_facts using (customer_id)
@@ -62,8 +92,8 @@ final as (
         -- purchase pattern
         first_purchase_date,
         last_purchase_date,
-        {{ as_of() }} - first_purchase_date as tenure_days,
-        {{ as_of() }} - last_purchase_date as recency_days,
+        {{ days_between(as_of(), 'first_purchase_date') }} as tenure_days,
+        {{ days_between(as_of(), 'last_purchase_date') }} as recency_days,
         coalesce(occasions, 0) as occasions,
         coalesce(occasions_12m, 0) as occasions_12m,
         coalesce(occasions_24m, 0) as occasions_24m,
@@ -78,8 +108,10 @@ final as (
         cast(coalesce(revenue_12m, 0) as decimal(18, 2)) as revenue_12m,
         cast(coalesce(gross_sales_12m, 0) as decimal(18, 2)) as gross_sales_12m,
         cast(coalesce(returns_value_12m, 0) as decimal(18, 2)) as returns_value_12m,
-        cast(returns_value_12m / nullif(gross_sales_12m, 0) as double) as return_rate_12m,
-        cast(discounted_sales_12m / nullif(gross_sales_12m, 0) as double) as discount_share_12m,
+        cast(returns_value_12m as double) / nullif(cast(gross_sales_12m as double), 0)
+            as return_rate_12m,
+        cast(discounted_sales_12m as double) / nullif(cast(gross_sales_12m as double), 0)
+            as discount_share_12m,
         cast(coalesce(cogs_12m, 0) as decimal(18, 2)) as cogs_12m,
         cost_basis,
         cast(coalesce(revenue_12m, 0) - coalesce(cogs_12m, 0) as decimal(18, 2)) as gross_margin_12m,

@@ -2,7 +2,7 @@
 -- count in cancellations_count; shipping counts on every non-cancelled line, merchandise or not.
 -- Read by three aggregates: not materialized, so each scans the table (a scan is cheaper than
 -- DuckDB's copy of ~50M rows at 100M order lines into a CTE buffer).
-with orders as not materialized (
+with orders as {{ cte_not_materialized() }} (
     select * from {{ ref('int_customer_orders') }}
 ),
 

@@ -10,9 +10,9 @@ with surveys as (
 
 select
     customer_id,
-    arg_max(nps_equivalent, (responded_at, response_id)) as last_nps_score,
+    {{ max_by('nps_equivalent', ['responded_at', 'response_id']) }} as last_nps_score,
     max(responded_at) as last_nps_at,
-    arg_max(nps_from_csat, (responded_at, response_id)) as last_nps_from_csat,
+    {{ max_by('nps_from_csat', ['responded_at', 'response_id']) }} as last_nps_from_csat,
     avg(csat_score) filter (where in_12m) as csat_avg_12m,
     count(*) filter (where in_12m) as responses_12m
 from surveys

@@ -8,11 +8,17 @@ with versions as (
 -- A customer delivered again in a later drop takes the latest attributes delivered by D.
 registered as (
     select *
-    from versions
-    where signed_up_date <= {{ as_of() }}
-    qualify row_number() over (
-        partition by customer_id order by delivered_date desc, source_file desc, source_row desc
-    ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_id
+                order by delivered_date desc, source_file desc, source_row desc
+            ) as version_rank
+        from versions
+        where signed_up_date <= {{ as_of() }}
+    ) as ranked
+    where version_rank = 1
 ),
 
 buyers as (

@@ -8,9 +8,12 @@
 -- rows a delete+insert on drop_date replaces). Products are costed as of D, so when a product's
 -- attributes as of D differ from those the table was built with (a cost change, a product
 -- delivered again), every drop is recomputed; `dbt build --full-refresh` rebuilds it too.
+--
+-- On Spark a plain table, rebuilt whole each run (is_incremental() is false there, so the
+-- incremental look-ups of macros/incremental.sql do not run).
 {{
     config(
-        materialized='incremental',
+        materialized=('incremental' if target.type == 'duckdb' else 'table'),
         incremental_strategy='delete+insert',
         unique_key='drop_date',
         on_schema_change='fail'

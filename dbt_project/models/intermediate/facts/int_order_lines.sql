@@ -1,6 +1,7 @@
 -- A view, not a table: its one reader, int_order_history, aggregates it to one row per
 -- (drop, customer, day, order) in the same scan; writing every order line again would cost more.
-{{ config(materialized="view") }}
+{# On Spark a table: every model there is Parquet files (orchestration/lake.py). #}
+{{ config(materialized=("view" if target.type == "duckdb" else "table")) }}
 -- Every loaded order line with what every money figure needs: merchandise flag, the unit cost
 -- (line, else product as of D, else unknown) and the signed net amount. Not restricted to D:
 -- int_order_history is kept for every loaded drop, and int_customer_orders applies D.

@@ -5,8 +5,15 @@ select
     product_id,
     is_merchandise,
     unit_cost
-from {{ ref('stg_raw__products') }}
-where delivered_date <= {{ as_of() }}
-qualify row_number() over (
-    partition by product_id order by delivered_date desc, source_file desc, source_row desc
-) = 1
+from (
+    select
+        product_id,
+        is_merchandise,
+        unit_cost,
+        row_number() over (
+            partition by product_id order by delivered_date desc, source_file desc, source_row desc
+        ) as version_rank
+    from {{ ref('stg_raw__products') }}
+    where delivered_date <= {{ as_of() }}
+) as versions
+where version_rank = 1

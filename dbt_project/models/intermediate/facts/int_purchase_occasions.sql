@@ -18,8 +18,9 @@ select
     net_revenue,
     orders,
     row_number() over (partition by customer_id order by occasion_date) as occasion_number,
-    occasion_date - lag(occasion_date) over (
-        partition by customer_id order by occasion_date
-    ) as gap_days
+    {{ days_between(
+        'occasion_date',
+        'lag(occasion_date) over (partition by customer_id order by occasion_date)'
+    ) }} as gap_days
 from days
 where net_revenue > 0

@@ -9,13 +9,11 @@ with events as (
 
 final as (
     select
-        cast(series.month as date) as month,
-        least(cast(last_day(series.month) as date), {{ as_of() }}) as month_end
-    from generate_series(
-        (select min(month) from events),
-        cast(date_trunc('month', {{ as_of() }}) as date),
-        interval 1 month
-    ) as series(month)
+        series.month,
+        least({{ month_end('series.month') }}, {{ as_of() }}) as month_end
+    from {{ calendar_months(
+        '(select min(month) from events)', month_start(as_of())
+    ) }} as series
 )
 
 select * from final

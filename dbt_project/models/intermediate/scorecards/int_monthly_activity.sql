@@ -65,10 +65,10 @@ expiries as (
             occasion_date,
             next_occasion_date,
             active_until,
-            cast(date_trunc('month', active_until + 1) as date) as month,
-            least(last_day(active_until + 1), {{ as_of() }}) as month_end
+            {{ month_start('active_until + 1') }} as month,
+            least({{ month_end('active_until + 1') }}, {{ as_of() }}) as month_end
         from spans
-    )
+    ) as spans_ending
     where occasion_date < month  -- the span covers the previous month end ...
         and active_until < month_end  -- ... but not this one ...
         and coalesce(next_occasion_date, {{ as_of() }} + 1) > month_end  -- ... nor a new one
@@ -82,12 +82,12 @@ retention as (
         previous.active_customers - coalesce(expiries.customers, 0) as retained_customers
     from months
     inner join activity as previous
-        on previous.month = cast(months.month - interval 1 month as date)
+        on previous.month = {{ add_months('months.month', -1) }}
     left join expiries on expiries.month = months.month
 ),
 
 new_customers as (
-    select cast(date_trunc('month', first_purchase_date) as date) as month, count(*) as customers
+    select {{ month_start('first_purchase_date') }} as month, count(*) as customers
     from customers
     where first_purchase_date is not null
     group by 1

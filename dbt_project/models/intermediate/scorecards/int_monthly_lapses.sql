@@ -17,9 +17,9 @@ thresholds as (
 
 -- Reborn: the occasion that ends such a silence, when the silence exceeds the threshold.
 reborn as (
-    select cast(date_trunc('month', next_occasion_date) as date) as month, count(*) as customers
+    select {{ month_start('next_occasion_date') }} as month, count(*) as customers
     from thresholds
-    where next_occasion_date - occasion_date > lapse_threshold_days
+    where {{ days_between('next_occasion_date', 'occasion_date') }} > lapse_threshold_days
     group by 1
 ),
 

@@ -28,7 +28,7 @@ tickets as (
 
 money as (
     select
-        cast(date_trunc('month', order_date) as date) as month,
+        {{ month_start('order_date') }} as month,
         sum(net_amount) as revenue,
         sum(cogs) as cogs,
         count(distinct order_id) filter (where has_purchase_line) as orders,
@@ -40,7 +40,7 @@ money as (
 
 support as (
     select
-        cast(date_trunc('month', opened_date) as date) as month,
+        {{ month_start('opened_date') }} as month,
         sum({{ charged_minutes('handling_minutes') }}) as handling_minutes
     from tickets
     group by 1

@@ -15,7 +15,7 @@ surveys as (
 
 final as (
     select
-        cast(date_trunc('month', responded_date) as date) as month,
+        {{ month_start('responded_date') }} as month,
         count(nps_equivalent) as nps_responses,
         count(*) filter (where nps_equivalent > {{ var('passive_max_score') }}) as promoters,
         count(*) filter (where nps_equivalent <= {{ var('detractor_max_score') }}) as detractors,

@@ -9,12 +9,19 @@
 -- on D names a contact at all; where none does, who did what is unknown, not "nothing".
 {%- set window = var('buying_centre_window_days') %}
 
-with contacts as (
-    select * from {{ ref('stg_raw__contacts') }}
+with delivered as (
+    select
+        *,
+        row_number() over (
+            partition by contact_id order by delivered_date desc, source_file desc, source_row desc
+        ) as delivery_rank
+    from {{ ref('stg_raw__contacts') }}
     where delivered_date <= {{ as_of() }}
-    qualify row_number() over (
-        partition by contact_id order by delivered_date desc, source_file desc, source_row desc
-    ) = 1
+),
+
+contacts as (
+    select * from delivered
+    where delivery_rank = 1
 ),
 
 customers as (select * from {{ ref('int_customers') }}),
@@ -76,7 +83,7 @@ answered as (
             where responded_date >= {{ window_start(window) }} and comment is not null
         ) as commented_answers_12m,
         max(responded_date) as last_answer_date,
-        arg_max(nps_equivalent, (responded_at, response_id)) filter (
+        {{ max_by('nps_equivalent', ['responded_at', 'response_id']) }} filter (
             where responded_date >= {{ window_start(window) }}
         ) as latest_score,
         max(responded_date) filter (
@@ -89,9 +96,11 @@ answered as (
 
 presence as (
     select
-        exists (select 1 from order_lines where contact_id is not null) as has_order_contacts,
-        exists (select 1 from tickets where contact_id is not null)
-            or exists (select 1 from answers where contact_id is not null) as has_voice_contacts
+        (select count(*) from order_lines where contact_id is not null) > 0
+            as has_order_contacts,
+        (select count(*) from tickets where contact_id is not null) > 0
+            or (select count(*) from answers where contact_id is not null) > 0
+            as has_voice_contacts
 ),
 
 final as (

@@ -6,6 +6,7 @@
 -- is_active: an order, ticket or answer within buying_centre_active_days (for a decision
 -- maker also an order of its account, which it approves); the account's action reads it.
 {%- set window = var('buying_centre_window_days') %}
+{%- set text = text_type() %}
 {%- set min_orders = var('wallet_min_orders') %}
 {%- set windbag_min = var('windbag_min_contacts') %}
 {%- set ally_min = var('ally_min_score') %}
@@ -14,7 +15,7 @@
     ("is_employee", "internal", "'is_employee = true: one of our own people'"),
     ("account_is_internal", "internal", "'contact of an internal customer (an employee)'"),
     ("orders_placed >= " ~ min_orders, "wallet",
-        "'placed ' || cast(orders_placed as varchar) || ' orders by D (the last on '"
+        "'placed ' || cast(orders_placed as " ~ text ~ ") || ' orders by D (the last on '"
         ~ " || " ~ seg_date('last_order_date') ~ " || ') ≥ " ~ min_orders ~ "'"),
     ("is_decision_maker", "wallet", "'is_decision_maker = true: approves the orders'"),
     ("not has_order_contacts", "unknown",
@@ -22,7 +23,7 @@
     ("not has_voice_contacts", "unknown",
         "'no ticket or survey answer names a contact: who uses and talks is unknown'"),
     ("contacts_12m >= " ~ windbag_min, "windbag",
-        "cast(contacts_12m as varchar) || ' tickets and commented answers in " ~ window
+        "cast(contacts_12m as " ~ text ~ ") || ' tickets and commented answers in " ~ window
         ~ "d ≥ " ~ windbag_min ~ ", no order, no decision role'"),
     ("is_user and latest_score >= " ~ ally_min, "ally",
         uses ~ " || '; latest answer ' || score_txt || ' ≥ " ~ ally_min ~ "'"),
@@ -40,8 +41,8 @@ quoted as (
         *,
         tickets_12m + commented_answers_12m as contacts_12m,
         tickets_12m + answers_12m > 0 as is_user,
-        cast(tickets_12m as varchar) || ' tickets' as tickets_txt,
-        cast(answers_12m as varchar) || ' survey answers' as answers_txt,
+        cast(tickets_12m as {{ text }}) || ' tickets' as tickets_txt,
+        cast(answers_12m as {{ text }}) || ' survey answers' as answers_txt,
         {{ seg_num('latest_score') }} || ' on ' || {{ seg_date('latest_score_date') }}
             as score_txt,
         coalesce(

@@ -36,14 +36,14 @@ derived as (
 
 combined as (
     select
-        coalesce(rep_tags.customer_id, derived.customer_id) as customer_id,
-        coalesce(rep_tags.personality_type, derived.personality_type) as personality_type,
-        coalesce(rep_tags.rep_tags, 0) as rep_tags,
-        rep_tags.last_tagged_at,
+        coalesce(tagged.customer_id, derived.customer_id) as customer_id,
+        coalesce(tagged.personality_type, derived.personality_type) as personality_type,
+        coalesce(tagged.rep_tags, 0) as rep_tags,
+        tagged.last_tagged_at,
         derived.customer_id is not null as is_derived,
         derived.orders_12m,
         derived.discount_share_12m
-    from rep_tags
+    from rep_tags as tagged
     full outer join derived using (customer_id, personality_type)
 ),
 
@@ -51,9 +51,9 @@ combined as (
 quoted as (
     select
         *,
-        'tagged by reps ' || cast(rep_tags as varchar) || '×, last on '
+        'tagged by reps ' || cast(rep_tags as {{ text_type() }}) || '×, last on '
             || {{ seg_date('cast(last_tagged_at as date)') }} as rep_txt,
-        cast(orders_12m as varchar) || ' orders in 12m ≥ '
+        cast(orders_12m as {{ text_type() }}) || ' orders in 12m ≥ '
             || '{{ var("price_breaker_min_orders_12m") }} and discount share '
             || {{ seg_num('discount_share_12m', 2) }} || ' ≥ '
             || '{{ var("price_breaker_discount_share") }}' as derived_txt

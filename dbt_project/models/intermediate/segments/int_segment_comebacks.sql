@@ -7,17 +7,31 @@ with silences as (
         and next_occasion_date <= {{ as_of() }}
 ),
 
-final as (
+ranked as (
     select
         customer_id,
         next_occasion_date as comeback_date,
         silence_days as comeback_gap_days,
         median_gap_days as prior_median_gap_days,
         lapse_threshold_days,
-        {{ as_of() }} - next_occasion_date as comeback_days_ago
+        {{ days_between(as_of(), 'next_occasion_date') }} as comeback_days_ago,
+        row_number() over (
+            partition by customer_id order by next_occasion_date desc
+        ) as comeback_rank
     from silences
     where silence_days > lapse_threshold_days
-    qualify row_number() over (partition by customer_id order by next_occasion_date desc) = 1
+),
+
+final as (
+    select
+        customer_id,
+        comeback_date,
+        comeback_gap_days,
+        prior_median_gap_days,
+        lapse_threshold_days,
+        comeback_days_ago
+    from ranked
+    where comeback_rank = 1
 )
 
 select * from final

@@ -6,10 +6,10 @@
 with personality_tags as (
     select
         customer_id,
-        {{ listagg('personality_type', "', '", 'order by personality_type') }}
+        {{ ordered_listagg('personality_type', "', '", 'personality_type') }}
             as personality_tags,
-        {{ listagg("personality_type || ': ' || personality_reason", "'; '",
-                   'order by personality_type') }} as personality_reason
+        {{ ordered_listagg("personality_type || ': ' || personality_reason", "'; '",
+                           'personality_type') }} as personality_reason
     from {{ ref('int_customer_personality') }} as personality
     group by customer_id
 ),

@@ -14,13 +14,13 @@ positions as (
         customer_id,
         count(*) over () as customers,
         row_number() over (
-            order by recency_days desc, occasions, customer_id
+            order by recency_days desc, occasions nulls last, customer_id
         ) as r_position,
         row_number() over (
-            order by occasions, tenure_days, customer_id
+            order by occasions nulls last, tenure_days nulls last, customer_id
         ) as f_position,
         row_number() over (
-            order by revenue_12m, occasions, customer_id
+            order by revenue_12m nulls last, occasions nulls last, customer_id
         ) as m_position
     from facts
 ),
@@ -28,9 +28,9 @@ positions as (
 final as (
     select
         customer_id,
-        cast(ceil(round(5.0 * r_position / customers, 6)) as integer) as r_score,
-        cast(ceil(round(5.0 * f_position / customers, 6)) as integer) as f_score,
-        cast(ceil(round(5.0 * m_position / customers, 6)) as integer) as m_score
+        cast(ceil(round(5.0 * r_position / cast(customers as double), 6)) as integer) as r_score,
+        cast(ceil(round(5.0 * f_position / cast(customers as double), 6)) as integer) as f_score,
+        cast(ceil(round(5.0 * m_position / cast(customers as double), 6)) as integer) as m_score
     from positions
 )
 

@@ -21,7 +21,7 @@ events as (
         response_id as event_id,
         nps_equivalent as voice_score,
         nps_from_csat as voice_from_csat,
-        cast(null as varchar) as complaint_severity,
+        cast(null as {{ text_type() }}) as complaint_severity,
         2 as tie_order
     from surveys
     union all
@@ -45,10 +45,15 @@ latest_voice as (
         voice_score,
         voice_from_csat,
         complaint_severity
-    from events
-    qualify row_number() over (
-        partition by customer_id order by voice_at desc, tie_order, event_id desc
-    ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_id order by voice_at desc, tie_order, event_id desc
+            ) as voice_rank
+        from events
+    ) as ranked_events
+    where voice_rank = 1
 ),
 
 latest_survey as (
@@ -57,10 +62,15 @@ latest_survey as (
         responded_at as nps_at,
         nps_equivalent as nps_score,
         nps_from_csat
-    from surveys
-    qualify row_number() over (
-        partition by customer_id order by responded_at desc, response_id desc
-    ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_id order by responded_at desc, response_id desc
+            ) as survey_rank
+        from surveys
+    ) as ranked_surveys
+    where survey_rank = 1
 ),
 
 final as (

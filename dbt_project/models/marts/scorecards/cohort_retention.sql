@@ -13,7 +13,7 @@ occasions as (select * from {{ ref('int_purchase_occasions') }}),
 cohorts as (
     select
         customer_id,
-        cast(date_trunc('month', first_purchase_date) as date) as cohort_month
+        {{ month_start('first_purchase_date') }} as cohort_month
     from customers
 ),
 
@@ -25,12 +25,10 @@ cohort_sizes as (
 
 -- Every month from the first cohort's to D's; each cohort takes those from its own on.
 months as (
-    select cast(series.month as date) as activity_month
-    from generate_series(
-        (select min(cohort_month) from cohort_sizes),
-        cast(date_trunc('month', {{ as_of() }}) as date),
-        interval 1 month
-    ) as series(month)
+    select series.month as activity_month
+    from {{ calendar_months(
+        '(select min(cohort_month) from cohort_sizes)', month_start(as_of())
+    ) }} as series
 ),
 
 grid as (
@@ -45,7 +43,7 @@ grid as (
 active as (
     select
         cohorts.cohort_month,
-        cast(date_trunc('month', occasions.occasion_date) as date) as activity_month,
+        {{ month_start('occasions.occasion_date') }} as activity_month,
         count(distinct occasions.customer_id) as active_customers
     from occasions
     inner join cohorts using (customer_id)
@@ -57,13 +55,13 @@ final as (
         {{ as_of() }} as as_of_date,
         grid.cohort_month,
         grid.activity_month,
-        cast(datediff('month', grid.cohort_month, grid.activity_month) as integer)
+        {{ whole_months_between('grid.activity_month', 'grid.cohort_month') }}
             as months_since_first,
         grid.cohort_customers,
         coalesce(active.active_customers, 0) as active_customers,
         coalesce(active.active_customers, 0) / grid.cohort_customers as retention_rate,
-        grid.activity_month = cast(date_trunc('month', {{ as_of() }}) as date)
-            and {{ as_of() }} < cast(last_day(grid.activity_month) as date) as is_partial_month
+        grid.activity_month = {{ month_start(as_of()) }}
+            and {{ as_of() }} < {{ month_end('grid.activity_month') }} as is_partial_month
     from grid
     left join active using (cohort_month, activity_month)
 )

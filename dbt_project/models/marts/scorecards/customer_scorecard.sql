@@ -8,10 +8,10 @@
 with advice as (
     select
         personality.customer_id,
-        {{ listagg(
+        {{ ordered_listagg(
             "personality_types.display_name || ': ' || personality.handling_advice",
             "' | '",
-            'order by personality_types.sort_order'
+            'personality_types.sort_order'
         ) }} as handling_advice
     from {{ ref('int_customer_personality') }} as personality
     inner join {{ ref('personality_types') }} as personality_types using (personality_type)

@@ -16,7 +16,7 @@
 with months as (
     select
         *,
-        month_end < cast(last_day(month) as date) as is_partial_month
+        month_end < {{ month_end('month') }} as is_partial_month
     from {{ ref('int_kpi_months') }}
 ),
 
@@ -42,7 +42,7 @@ final as (
         months.month_end,
         months.is_partial_month,
         cast(day(months.month_end) as integer) as days_covered,
-        strftime(months.month, '%Y-%m') || case when months.is_partial_month then ' MTD' else '' end
+        {{ year_month_label('months.month') }} || case when months.is_partial_month then ' MTD' else '' end
             as month_label,
         coalesce(activity.active_customers, 0) as active_customers,
         coalesce(activity.new_customers, 0) as new_customers,
@@ -53,7 +53,8 @@ final as (
         1 - activity.retained_customers / nullif(activity.previously_active, 0)
             as churn_rate,
         coalesce(voice.nps_responses, 0) as nps_responses,
-        100.0 * (voice.promoters - voice.detractors) / nullif(voice.nps_responses, 0) as nps,
+        100.0 * cast(voice.promoters - voice.detractors as double) / nullif(voice.nps_responses, 0)
+            as nps,
         coalesce(voice.csat_responses, 0) as csat_responses,
         voice.csat_satisfied / nullif(voice.csat_responses, 0) as csat,
         costed.orders,

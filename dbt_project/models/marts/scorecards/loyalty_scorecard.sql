@@ -63,7 +63,7 @@ final as (
         aggregated.retained_12m / nullif(aggregated.active_prior_12m, 0) as retention_rate,
         aggregated.mean_tenure_days,
         coalesce(aggregated.nps_respondents, 0) as nps_respondents,
-        100.0 * (aggregated.promoters - aggregated.detractors)
+        100.0 * cast(aggregated.promoters - aggregated.detractors as double)
             / nullif(aggregated.nps_respondents, 0) as nps,
         aggregated.mean_p_alive,
         aggregated.mean_clv_12m,

@@ -3,6 +3,7 @@
 -- low on a detractor score, a complaint in 12m or discount-driven buying (discount_share_12m ≥
 -- spurious_discount_share), high on a promoter score or referrals; a negative signal outweighs
 -- a positive one. The rule that makes a loyalty spurious also says what drives it.
+{%- set text = text_type() %}
 {%- set active_days = var('active_days') %}
 {%- set min_f_score = var('loyalty_min_f_score') %}
 {%- set discount_share = var('spurious_discount_share') %}
@@ -60,12 +61,12 @@ quoted as (
         *,
         case
             when is_high_patronage then
-                'patronage high (F' || cast(f_score as varchar) || ' ≥ {{ min_f_score }}, '
+                'patronage high (F' || cast(f_score as {{ text }}) || ' ≥ {{ min_f_score }}, '
                 || 'recency ' || recency_txt || ' < {{ active_days }}d)'
             when occasions = 0 then 'patronage low (no purchase)'
             when not is_active then
                 'patronage low (inactive: ' || lifecycle || ', recency ' || recency_txt || ')'
-            else 'patronage low (F' || cast(f_score as varchar) || ' < {{ min_f_score }})'
+            else 'patronage low (F' || cast(f_score as {{ text }}) || ' < {{ min_f_score }})'
         end as patronage_txt,
         case when high_signals != '' then '; outweighs ' || high_signals else '' end
             as outweighs_txt

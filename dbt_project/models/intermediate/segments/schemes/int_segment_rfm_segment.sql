@@ -1,5 +1,6 @@
 -- SPEC §5.5 RFM segment: the cell of the R×F grid (scores from int_segment_rfm; customers
 -- without a purchase occasion have none).
+{%- set text = text_type() %}
 {%- set rules = [
     ("r_score is null", "none", "'no purchase occasion to score'"),
     ("r_score = 5 and f_score >= 4", "champions", "rfm_txt"),
@@ -17,8 +18,8 @@
 with customers as (
     select
         *,
-        'R' || cast(r_score as varchar) || ' F' || cast(f_score as varchar)
-            || ' M' || cast(m_score as varchar) || ': recency ' || recency_txt
+        'R' || cast(r_score as {{ text }}) || ' F' || cast(f_score as {{ text }})
+            || ' M' || cast(m_score as {{ text }}) || ': recency ' || recency_txt
             || ', occasions ' || occasions_txt || ', revenue_12m '
             || {{ seg_num('revenue_12m', 2) }} as rfm_txt
     from {{ ref('int_segment_satisfaction') }}

@@ -8,6 +8,7 @@
 {%- set lookalike_share = var('desired_lookalike_share') %}
 {%- set negative = "satisfaction in ('angry', 'dissatisfied')" %}
 {%- set voice = "' with a negative latest voice: ' || satisfaction || ' (' || voice_txt || ')'" %}
+{%- set text = text_type() %}
 {%- set rules = [
     ("contribution_12m < 0 and clv_12m < 0 and tenure_days >= " ~ let_go_tenure, "let_go",
         "'contribution_12m ' || contribution_txt || ' < 0, clv_12m ' || clv_txt"
@@ -19,7 +20,7 @@
     (negative ~ " and value_tier in ('most_valuable', 'most_growable')", "disappointed",
         "value_tier || " ~ voice),
     (negative ~ " and m_score >= " ~ min_m_score, "disappointed",
-        "'M' || cast(m_score as varchar) || ' ≥ " ~ min_m_score ~ "' || " ~ voice),
+        "'M' || cast(m_score as " ~ text ~ ") || ' ≥ " ~ min_m_score ~ "' || " ~ voice),
     (negative, "disaffected",
         "'negative latest voice: ' || satisfaction || ' (' || voice_txt || ')'"),
     ("lifecycle = 'lapsed'", "dormant", "'lapsed: ' || lifecycle_reason"),
@@ -59,13 +60,16 @@ lookalike_ranks as (
 quoted as (
     select
         customers.*,
-        ranks.* exclude (customer_id),
+        ranks.is_desired_candidate,
+        ranks.lookalike_rank,
+        ranks.lookalike_top_ranks,
+        ranks.lookalike_population,
         'look-alike clv_12m ' || {{ seg_num('customers.lookalike_clv_12m', 2) }} || ' (mean of '
-            || cast(customers.lookalike_customers as varchar) || ' customers '
-            || customers.lookalike_group || ') ranks ' || cast(ranks.lookalike_rank as varchar)
-            || ' of ' || cast(ranks.lookalike_population as varchar) || ' prospects (top '
+            || cast(customers.lookalike_customers as {{ text }}) || ' customers '
+            || customers.lookalike_group || ') ranks ' || cast(ranks.lookalike_rank as {{ text }})
+            || ' of ' || cast(ranks.lookalike_population as {{ text }}) || ' prospects (top '
             || '{{ seg_pct(lookalike_share) }} = ranks ≤ '
-            || cast(ranks.lookalike_top_ranks as varchar) || ')' as lookalike_txt
+            || cast(ranks.lookalike_top_ranks as {{ text }}) || ')' as lookalike_txt
     from customers
     inner join lookalike_ranks as ranks using (customer_id)
 )

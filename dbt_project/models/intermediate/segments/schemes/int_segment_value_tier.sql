@@ -5,6 +5,7 @@
 -- known clv_12m and p_alive ≥ growable_min_p_alive. "Top share": ties share a rank, and ranks ≤
 -- ceil(share × population) are in. The ranks are computed on the few columns they read and
 -- joined back: a window sorts every column its rows carry, and these rows carry reason texts.
+{%- set text = text_type() %}
 {%- set mvc_share = var('mvc_share') %}
 {%- set headroom_share = var('growable_headroom_share') %}
 {%- set min_p_alive = var('growable_min_p_alive') %}
@@ -59,7 +60,14 @@ growth_candidates as (
 
 headroom_ranks as (
     select
-        * exclude (occasions, contribution_12m),
+        customer_id,
+        headroom_clv_12m,
+        is_mvc_candidate,
+        contribution_rank,
+        contribution_top_ranks,
+        contribution_population,
+        is_most_valuable,
+        is_growth_candidate,
         rank() over (partition by is_growth_candidate order by headroom_clv_12m desc)
             as headroom_rank,
         count(*) over (partition by is_growth_candidate) as headroom_population
@@ -69,7 +77,15 @@ headroom_ranks as (
 ranked as (
     select
         customers.*,
-        ranks.* exclude (customer_id),
+        ranks.headroom_clv_12m,
+        ranks.is_mvc_candidate,
+        ranks.contribution_rank,
+        ranks.contribution_top_ranks,
+        ranks.contribution_population,
+        ranks.is_most_valuable,
+        ranks.is_growth_candidate,
+        ranks.headroom_rank,
+        ranks.headroom_population,
         {{ seg_top_ranks(headroom_share, 'ranks.headroom_population') }} as headroom_top_ranks
     from customers
     inner join headroom_ranks as ranks using (customer_id)
@@ -79,24 +95,25 @@ ranked as (
 quoted as (
     select
         *,
-        'contribution_12m ' || contribution_txt || ' ranks ' || cast(contribution_rank as varchar)
-            || ' of ' || cast(contribution_population as varchar)
+        'contribution_12m ' || contribution_txt
+            || ' ranks ' || cast(contribution_rank as {{ text }})
+            || ' of ' || cast(contribution_population as {{ text }})
             || ' (top {{ seg_pct(mvc_share) }} = ranks ≤ '
-            || cast(contribution_top_ranks as varchar) || ')' as contribution_rank_txt,
+            || cast(contribution_top_ranks as {{ text }}) || ')' as contribution_rank_txt,
         case
             when clv_12m is null then 'clv_12m unknown'
             when potential_clv_12m is null then 'no peers with a known clv_12m'
             else 'headroom ' || {{ seg_num('headroom_clv_12m', 2) }} || ' = potential '
                 || {{ seg_num('potential_clv_12m', 2) }}
                 || ' (p{{ (var("growable_potential_quantile") * 100) | round | int }} clv_12m of '
-                || cast(peer_customers as varchar) || ' peers ' || peer_group || ') − clv_12m '
+                || cast(peer_customers as {{ text }}) || ' peers ' || peer_group || ') − clv_12m '
                 || clv_txt
                 || case
                     when is_growth_candidate then
-                        ' ranks ' || cast(headroom_rank as varchar) || ' of '
-                        || cast(headroom_population as varchar)
+                        ' ranks ' || cast(headroom_rank as {{ text }}) || ' of '
+                        || cast(headroom_population as {{ text }})
                         || ' (top {{ seg_pct(headroom_share) }} = ranks ≤ '
-                        || cast(headroom_top_ranks as varchar) || '), p_alive ' || p_alive_txt
+                        || cast(headroom_top_ranks as {{ text }}) || '), p_alive ' || p_alive_txt
                         || ' (growable ≥ {{ min_p_alive }})'
                     else ''
                 end
