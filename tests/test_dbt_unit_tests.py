@@ -34,7 +34,10 @@ def test_every_dbt_unit_test_and_grain_test_passes(pipeline, tmp_path):
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
     defined = set(manifest["unit_tests"])
     grain = {uid for uid, node in manifest["nodes"].items() if "grain" in node.get("tags", [])}
-    ran = {r["unique_id"]: r["status"] for r in results}
+    # the project's on-run-start hook (it registers Spark's sources; nothing on DuckDB) is no test
+    ran = {
+        r["unique_id"]: r["status"] for r in results if not r["unique_id"].startswith("operation.")
+    }
     assert len(defined) >= 18
     assert len(grain) == 2
     assert set(ran) == defined | grain
