@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration import settings
-from orchestration.publish.file import literal
+from orchestration.publish.file import literal, partial_path, remove_partials
 from orchestration.warehouse import connect, q
 
 # The schemas of the dbt sources (the _sources.yml files of dbt_project/models).
@@ -51,7 +51,8 @@ def write_sources(paths: settings.Paths) -> list[str]:
 
 
 class replacing:
-    """A folder written whole under a partial name, then put in place of the old one.
+    """A folder written whole under a partial name (:func:`partial_path`), then put in place of
+    the old one.
 
     A reader sees the old folder or the new one; a writer killed in between leaves a partial
     folder (removed by the next writer) and at worst no folder, which the next night's
@@ -59,13 +60,12 @@ class replacing:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
-        self.old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
+        self.partial = partial_path(folder)
+        self.old = partial_path(folder)  # the folder replaced, until the new one is in place
 
     def __enter__(self) -> Path:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
-        for stale in self.folder.parent.glob(f"{self.folder.name}.*-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        remove_partials(self.folder)  # one writer at a time (the warehouse's holder)
         self.partial.mkdir()
         return self.partial
 

@@ -25,7 +25,7 @@ def test_the_sources_are_written_whole_and_named_for_dbt(tmp_path, monkeypatch):
     paths = settings.Paths(tmp_path)
     make_warehouse(paths)
     monkeypatch.delenv(lake.LAKE_TABLES_ENV, raising=False)
-    stale = paths.lake / "raw" / "orders.partial-999"  # a killed writer's leftover
+    stale = lake.partial_path(paths.lake / "raw" / "orders")  # a killed writer's leftover
     stale.mkdir(parents=True)
     (paths.lake / "raw" / "orders").mkdir()
     (paths.lake / "raw" / "orders" / "old.parquet").write_bytes(b"from an earlier night")

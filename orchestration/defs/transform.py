@@ -89,8 +89,9 @@ class ClienteleTranslator(DagsterDbtTranslator):
 
 def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
     """``dbt build`` of the selected models and their tests for the partition's as-of date."""
+    paths = settings.current()
     # dbt-duckdb does not create the folder, and a seeds-only step can run before any ingest.
-    settings.current().warehouse.parent.mkdir(parents=True, exist_ok=True)
+    paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
     # "buildable": a test on several models runs in the invocation that has built them all.
     # dbt unit tests check SQL logic on fixed inputs, not the night's data: they run in
     # `make test` (tests/test_dbt_unit_tests.py), not in every nightly build, as dbt advises.
@@ -101,7 +102,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
     os.environ[AS_OF_ENV] = night.date.isoformat()
     on_spark = settings.engine() == "spark"
     if on_spark:  # Spark reads the sources from the lake, written now from the warehouse
-        tables = lake.write_sources(settings.current())
+        tables = lake.write_sources(paths)
         context.log.info(f"lake: {len(tables)} source tables written for Spark")
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
@@ -109,7 +110,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
         built = lake.built_relations(
             invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json")
         )
-        pulled = lake.pull_built(settings.current(), built)
+        pulled = lake.pull_built(paths, built)
         context.log.info(f"lake: {pulled} tables built on Spark copied into the warehouse")
     keep_partial_parse(invocation.target_path)
     keep_as_latest(invocation.target_path, context.op_def.name)

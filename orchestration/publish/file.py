@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -224,13 +225,17 @@ def partial_path(path: Path) -> Path:
 
 
 def remove_partials(path: Path) -> list[Path]:
-    """Delete the partial versions of ``path`` (with a DuckDB file's WAL) that writers which
-    died left behind; returns them. Only call it while no writer of ``path`` can be running."""
+    """Delete the partial versions of ``path`` (files, with a DuckDB file's WAL, or folders)
+    that writers which died left behind; returns them. Only call it while no writer of ``path``
+    can be running."""
     found = sorted(path.parent.glob(f".{path.name}.*.tmp")) + sorted(
         path.parent.glob(f".{path.name}.*.tmp.wal")
     )
     for partial in found:
-        partial.unlink(missing_ok=True)
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.unlink(missing_ok=True)
     return found
 
 
