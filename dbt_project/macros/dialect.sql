@@ -81,18 +81,6 @@
     cast(sign({{ value }}) as integer)
 {%- endmacro %}
 
-{# The median of a column, as a double interpolated between the two middle values (both
-   engines' median). #}
-{% macro median(value) -%}
-    {{ return(adapter.dispatch('median', 'clientele')(value)) }}
-{%- endmacro %}
-{% macro default__median(value) -%}
-    median({{ value }})
-{%- endmacro %}
-{% macro spark__median(value) -%}
-    percentile({{ value }}, 0.5)
-{%- endmacro %}
-
 {# A relation (subquery, to be aliased by the caller) with one column `month`: the first day of
    every calendar month from `first_month` to `last_month` (both month starts, dates). #}
 {% macro calendar_months(first_month, last_month) -%}

@@ -13,7 +13,7 @@ with occasion_facts as (
         count(*) filter (
             where occasion_date >= {{ window_start(var('window_24m_days')) }}
         ) as occasions_24m,
-        {{ median('gap_days') }} as median_gap_days,
+        median(gap_days) as median_gap_days,
         max(gap_days) as max_gap_days,
         {{ max_by('gap_days', 'occasion_date') }} as last_gap_days
     from {{ ref('int_purchase_occasions') }} as occasions
