@@ -8,7 +8,6 @@ The Dagster instance lives in the clientele home, configured by :func:`prepare_d
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -27,10 +26,9 @@ AS_OF_TAG = "clientele/as_of"
 EVERY = {"day", "week", "month"}
 
 DAGSTER_YAML_MARK = "# Written by clientele"
-DAGSTER_YAML = (
-    DAGSTER_YAML_MARK
-    + """ (orchestration/operations/nights.py), and rewritten when
-# clientele changes it; remove this first line to keep your own settings.
+DAGSTER_YAML = f"""\
+{DAGSTER_YAML_MARK} (orchestration/operations/nights.py), and rewritten when clientele
+# changes it; remove this first line to keep your own settings.
 # One warehouse-writing run at a time: others wait in the queue.
 concurrency:
   runs:
@@ -48,17 +46,9 @@ run_monitoring:
   poll_interval_seconds: 10
   start_timeout_seconds: 180
   max_resume_run_attempts: 0
-# Dagster's SQLite event log in its usual folder, its connections kept open
-# (orchestration/operations/event_log.py).
-event_log_storage:
-  module: orchestration.operations.event_log
-  class: ClienteleEventLogStorage
-  config:
-    base_dir: {events}
 telemetry:
   enabled: false
 """
-)
 
 
 class WarehouseBusy(RuntimeError):
@@ -70,10 +60,9 @@ def prepare_dagster_home(paths: settings.Paths) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    wanted = DAGSTER_YAML.format(events=json.dumps(str(home / "history" / "runs")))
     current = config.read_text() if config.exists() else None
-    if current is None or (current.startswith(DAGSTER_YAML_MARK) and current != wanted):
-        config.write_text(wanted)
+    if current is None or (current.startswith(DAGSTER_YAML_MARK) and current != DAGSTER_YAML):
+        config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
