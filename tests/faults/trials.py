@@ -112,11 +112,13 @@ def kill_night(
                 near = kill_at is not None and kill_at - time.time() < 0.5
                 time.sleep(POLL if near else 0.05)
             assert run_id is not None, "the run ended before it was recorded:\n" + log.read_text()
-            # A run that ended before the kill is a skipped trial; one whose step this process
-            # never saw start means it cannot read the run's events: a broken trial, not a skip.
+            # A run that ended after the step started but before the kill is a skipped trial;
+            # one whose step this process never saw start (the run failed before it, or this
+            # process cannot read the run's events) is a broken trial, not a skip.
             assert kill_at is not None, (
                 f"run {run_id} ended and this process never saw step {step} start in the "
-                f"home's event log ({home / 'dagster'}):\n"
+                f"home's event log ({home / 'dagster'}): the run failed before it, or the "
+                "event log is not where the instance says:\n"
                 + log.read_text(errors="replace")[-3000:]
             )
             return Kill(run_id, "the run ended first", finished_first=True)
