@@ -78,7 +78,13 @@ class Finished:
         return self.returncode is None
 
     def output(self, last: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-last:]
+        return tail(self.log, last)
+
+
+def tail(log: Path, last: int = 3000) -> str:
+    """The end of a command's log, for an assertion's message (a killed writer may have left
+    a broken character)."""
+    return log.read_text(errors="replace")[-last:]
 
 
 def finish(process: subprocess.Popen, log: Path, started: float, timeout: float) -> Finished:

@@ -61,7 +61,7 @@ def serve(home: Path, log: Path) -> tuple[subprocess.Popen, DagsterGraphQLClient
     server = harness.start(home, "serve", "--port", str(port), log=log)
 
     def loaded() -> bool:
-        assert server.poll() is None, "the server exited:\n" + log.read_text()[-3000:]
+        assert server.poll() is None, "the server exited:\n" + harness.tail(log)
         entries = ((graphql(port, LOCATIONS) or {}).get("workspaceOrError") or {}).get(
             "locationEntries"
         )
@@ -117,7 +117,7 @@ def test_server_killed_mid_run_then_restarted(base_home, tmp_path):
             SETUP_TIMEOUT,
             interval=2,
         )
-        assert ended == "SUCCESS", (tmp_path / "server-again.log").read_text()[-3000:]
+        assert ended == "SUCCESS", harness.tail(tmp_path / "server-again.log")
     finally:
         harness.kill_tree(server)
     publication = harness.published(home)

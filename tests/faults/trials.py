@@ -96,8 +96,7 @@ def kill_night(
         with harness.instance_of(home) as instance:
             while process.poll() is None:
                 assert time.monotonic() - started < timeout, (
-                    f"the run did not reach step {step} in {timeout:.0f} s:\n"
-                    + log.read_text(errors="replace")[-3000:]
+                    f"the run did not reach step {step} in {timeout:.0f} s:\n" + harness.tail(log)
                 )
                 if run_id is None:
                     runs = harness.runs_for(instance, as_of)
@@ -111,15 +110,14 @@ def kill_night(
                     return Kill(run_id, where(home, as_of, harness.steps_of(instance, run_id)))
                 near = kill_at is not None and kill_at - time.time() < 0.5
                 time.sleep(POLL if near else 0.05)
-            assert run_id is not None, "the run ended before it was recorded:\n" + log.read_text()
+            assert run_id is not None, "the run ended before it was recorded:\n" + harness.tail(log)
             # A run that ended after the step started but before the kill is a skipped trial;
             # one whose step this process never saw start (the run failed before it, or this
             # process cannot read the run's events) is a broken trial, not a skip.
             assert kill_at is not None, (
                 f"run {run_id} ended and this process never saw step {step} start in the "
                 f"home's event log ({home / 'dagster'}): the run failed before it, or the "
-                "event log is not where the instance says:\n"
-                + log.read_text(errors="replace")[-3000:]
+                "event log is not where the instance says:\n" + harness.tail(log)
             )
             return Kill(run_id, "the run ended first", finished_first=True)
     finally:
