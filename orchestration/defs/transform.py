@@ -27,8 +27,14 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration import lake, settings
-from orchestration.dbt import AS_OF_ENV, dbt_project, ensure_manifest
+from orchestration import dbt_worker, lake, settings
+from orchestration.dbt import (
+    AS_OF_ENV,
+    ClienteleDbtCli,
+    dbt_project,
+    ensure_manifest,
+    keep_partial_parse,
+)
 from orchestration.defs.resources import Night
 
 PROJECT = "clientele"  # the dbt project's name, the first part of every fqn
@@ -47,7 +53,6 @@ FOLDERS = {
 BEFORE_CLV_GROUPS = ("staging", "facts")  # everything the CLV model reads
 AFTER_CLV_GROUPS = ("segments", "scorecards")
 SQL_ONLY_TESTS = "tag:grain"  # run by tests/test_dbt_unit_tests.py
-PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 def folder_of(dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -104,6 +109,16 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
     if on_spark:  # Spark reads the sources from the lake, written now from the warehouse
         tables = lake.write_sources(paths)
         context.log.info(f"lake: {len(tables)} source tables written for Spark")
+    selected = dbt_worker.selection(context)
+    if (
+        isinstance(dbt, ClienteleDbtCli)
+        and not on_spark
+        and dbt_worker.can_build(selected.selection_args)
+    ):
+        target = dbt_worker.invocation_folder(context)
+        yield from dbt.worker().build(context, args, selected, target)
+        keep_as_latest(target, context.op_def.name)
+        return
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     if on_spark:  # what follows reads the warehouse: Spark's tables are copied back into it
@@ -114,22 +129,6 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
         context.log.info(f"lake: {pulled} tables built on Spark copied into the warehouse")
     keep_partial_parse(invocation.target_path)
     keep_as_latest(invocation.target_path, context.op_def.name)
-
-
-def keep_partial_parse(invocation_target: Path) -> None:
-    """Make this invocation's parse the one the next invocation starts from.
-
-    Dagster copies the project's ``partial_parse.msgpack`` into each invocation's folder;
-    saving this one back lets the run's second invocation start from a parse that has seen
-    the night's as-of date, rather than re-parsing what depends on it.
-    """
-    project_dir = Path(dbt_project.project_dir)
-    parsed = project_dir / invocation_target / PARTIAL_PARSE  # absolute paths stay absolute
-    if parsed.exists():
-        saved = project_dir / dbt_project.target_path / PARTIAL_PARSE
-        partial = saved.with_name(f".{PARTIAL_PARSE}.{os.getpid()}.tmp")
-        shutil.copyfile(parsed, partial)
-        os.replace(partial, saved)
 
 
 def keep_as_latest(invocation_target: Path, step: str) -> None:
