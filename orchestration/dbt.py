@@ -104,6 +104,12 @@ def ensure_manifest() -> Path:
 AS_OF_ENV = "CLIENTELE_AS_OF"
 
 
+def project_target() -> Path:
+    """The project's own target folder (absolute): its manifest, the saved partial parse and
+    each invocation's folder."""
+    return Path(dbt_project.project_dir) / dbt_project.target_path
+
+
 def keep_partial_parse(invocation_target: Path) -> None:
     """Make this invocation's parse the one the next invocation starts from.
 
@@ -112,4 +118,4 @@ def keep_partial_parse(invocation_target: Path) -> None:
     the night's as-of date, rather than re-parsing what depends on it.
     """
     project_dir = Path(dbt_project.project_dir)  # an absolute invocation_target stays absolute
-    save_partial_parse(project_dir / invocation_target, project_dir / dbt_project.target_path)
+    save_partial_parse(project_dir / invocation_target, project_target())

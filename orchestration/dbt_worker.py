@@ -33,14 +33,10 @@ import dagster as dg
 from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from orchestration.dbt import AS_OF_ENV, dbt_project
+from orchestration.dbt import AS_OF_ENV, dbt_project, project_target
 from orchestration.dbt_worker_main import location_args
 
 STOP_SECONDS = 30  # how long a worker asked to stop may take before it is killed
-
-
-def project_target() -> Path:
-    return Path(dbt_project.project_dir) / dbt_project.target_path
 
 
 class DbtWorker:

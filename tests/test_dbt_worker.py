@@ -18,33 +18,25 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.dbt_worker_main import RESULT_EVENTS
+from tests.faults import harness
 
 WORKER_MODULE = "orchestration.dbt_worker_main"
 
 
 def workers_of(pid: int) -> list[int]:
-    """Live (not zombie) dbt worker processes whose parent is ``pid``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text()
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        state, parent = stat.rsplit(")", 1)[1].split()[:2]
-        if int(parent) == pid and state != "Z" and WORKER_MODULE in command:
-            found.append(int(proc.name))
-    return found
+    """Live dbt worker processes whose parent is ``pid``."""
+    return [
+        child
+        for child, (parent, _) in harness.process_table().items()
+        if parent == pid and harness.alive(child) and WORKER_MODULE in command_of(child)
+    ]
 
 
-def is_gone(pid: int) -> bool:
+def command_of(pid: int) -> str:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # dead, not yet reaped by init
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:  # it ended while we looked
+        return ""
 
 
 def test_a_failed_model_fails_the_step_naming_it_and_leaves_no_worker(tmp_path, monkeypatch):
@@ -92,13 +84,13 @@ def test_the_worker_dies_with_the_runs_process(tmp_path):
     worker, keeper = (int(pid) for pid in parent.stdout.readline().split())
     try:
         time.sleep(8)  # the worker has imported dbt and asked to die with its parent
-        assert not is_gone(worker)
+        assert harness.alive(worker)
         parent.kill()
         parent.wait()
         deadline = time.monotonic() + 30
-        while not is_gone(worker) and time.monotonic() < deadline:
+        while harness.alive(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert is_gone(worker), f"dbt worker {worker} outlived its run's process"
+        assert not harness.alive(worker), f"dbt worker {worker} outlived its run's process"
     finally:
         parent.kill()
         for pid in (worker, keeper):

@@ -34,6 +34,7 @@ from orchestration.dbt import (
     dbt_project,
     ensure_manifest,
     keep_partial_parse,
+    project_target,
 )
 from orchestration.defs.resources import Night
 
@@ -139,7 +140,7 @@ def keep_as_latest(invocation_target: Path, step: str) -> None:
     diagnosis (the step fails before this runs)."""
     project_dir = Path(dbt_project.project_dir)
     folder = project_dir / invocation_target  # as keep_partial_parse finds it
-    latest = project_dir / dbt_project.target_path / f"latest_{step}"
+    latest = project_target() / f"latest_{step}"
     shutil.rmtree(latest, ignore_errors=True)
     try:
         folder.rename(latest)

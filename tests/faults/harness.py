@@ -144,7 +144,8 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -171,7 +172,7 @@ def kill_tree(process: subprocess.Popen | int, timeout: float = 30) -> list[int]
     if not isinstance(process, int):
         process.wait(timeout=timeout)
     deadline = time.monotonic() + timeout
-    while any(_alive(pid) for pid in frozen):
+    while any(alive(pid) for pid in frozen):
         assert time.monotonic() < deadline, f"processes survived SIGKILL: {sorted(frozen)}"
         time.sleep(0.05)
     return sorted(frozen)
