@@ -74,6 +74,8 @@ class ClienteleDbtCli(DbtCliResource):
         from orchestration.dbt_worker import DbtWorker
 
         if self._worker is None or not self._worker.alive:
+            if self._worker is not None:
+                self._worker.kill()  # reaped, its pipes closed
             self._worker = DbtWorker()
         return self._worker
 

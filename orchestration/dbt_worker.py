@@ -20,6 +20,7 @@ events).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -107,18 +108,22 @@ class DbtWorker:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        """End the worker: it exits when its stdin closes."""
+        """End the worker (it exits when its stdin closes), reap it and close its pipes."""
         if self.alive:
-            self.process.stdin.close()
-            try:
+            with contextlib.suppress(OSError):  # it may die meanwhile
+                self.process.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.kill()
 
     def kill(self) -> None:
+        """Kill the worker if it still runs, reap it and close its pipes."""
         if self.alive:
             self.process.kill()
         self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):  # unsent bytes to a dead worker
+                pipe.close()
 
 
 def selection(context: dg.AssetExecutionContext):

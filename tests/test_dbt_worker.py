@@ -64,6 +64,31 @@ def test_a_failed_model_fails_the_step_naming_it_and_leaves_no_worker(tmp_path, 
     assert workers_of(os.getpid()) == []
 
 
+def test_a_dead_worker_is_replaced_and_both_are_released(tmp_path, monkeypatch):
+    """A worker that died (the OOM killer, a crash) is started again at the next build; the
+    dead one is reaped and its pipes closed, and the run's end stops the new one cleanly, so a
+    backfill of many nights in one process leaves neither processes nor open files behind."""
+    from orchestration.dbt import dbt_cli
+
+    monkeypatch.setenv(settings.HOME_ENV, str(tmp_path / "home"))
+    dbt = dbt_cli()
+    first = dbt.worker()
+    os.kill(first.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while first.alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = dbt.worker()
+    try:
+        assert second is not first and second.alive
+        assert first.process.stdin.closed and first.process.stdout.closed
+        assert dbt.worker() is second  # a live worker is kept
+    finally:
+        second.stop()
+    assert second.process.returncode == 0  # it ended on its closed stdin, not killed
+    assert second.process.stdin.closed and second.process.stdout.closed
+    assert workers_of(os.getpid()) == []
+
+
 PARENT = """
 import subprocess, time
 from orchestration.dbt_worker import DbtWorker
