@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import IO
 
-from orchestration.memory import release_free_memory
+from orchestration.warehouse import give_back_memory
 
 PARTIAL_PARSE = "partial_parse.msgpack"
 # The dbt events dagster-dbt turns into Dagster events (DbtCoreCliEventMessage.is_result_event).
@@ -60,7 +60,7 @@ def main(parent: int, project: Path, target: Path) -> None:
         finally:
             close_duckdb()
         answers.write(json.dumps({"done": done}) + "\n")
-        release_free_memory()  # the run's checks and publication run while this waits
+        give_back_memory(collect=True)  # the run's checks and publication run while this waits
 
 
 def location_args(project: Path, target: Path) -> list[str]:

@@ -1,6 +1,6 @@
-"""The run's process and its dbt worker give freed memory back between steps
-(orchestration/memory.py): at 100M order lines that is what keeps the two processes together
-under the memory budget (bench/README.md, ninth pass)."""
+"""The run's process and its dbt worker give freed memory back around each dbt build
+(orchestration.warehouse.give_back_memory): at 100M order lines that is what keeps the two
+processes together under the memory budget (bench/README.md, ninth pass)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 FRAGMENTED = """
 import gc
 import os
-from orchestration.memory import release_free_memory
+from orchestration.warehouse import give_back_memory
 
 def rss_mb():
     with open("/proc/self/statm") as f:
@@ -26,7 +26,7 @@ cycle = Result()
 cycle.itself, cycle.blocks = cycle, blocks[: len(blocks) // 2]  # garbage only gc can free
 del blocks, cycle
 before = rss_mb()
-release_free_memory()
+give_back_memory(collect=True)
 print(before, rss_mb(), len(kept))
 """
 

@@ -37,7 +37,7 @@ from orchestration.dbt import (
     project_target,
 )
 from orchestration.defs.resources import Night
-from orchestration.memory import release_free_memory
+from orchestration.warehouse import give_back_memory
 
 PROJECT = "clientele"  # the dbt project's name, the first part of every fqn
 # The one table of dbt folders (under the project) and their Dagster groups; the UI shows the
@@ -118,7 +118,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, night: Night):
         and dbt_worker.can_build(selected.selection_args)
     ):
         target = dbt_worker.invocation_folder(context)
-        release_free_memory()  # what ingest, GE and the CLV fit freed, for dbt beside it
+        give_back_memory(collect=True)  # what GE and the CLV fit freed, for dbt beside it
         yield from dbt.worker().build(context, args, selected, target)
         keep_as_latest(target, context.op_def.name)
         return
